@@ -1,0 +1,71 @@
+# ferry build. Two entry points matter to users (see README):
+#   make demo   set up, build, and run the example end to end
+#   make test   set up, build, and run the whole suite twice: normal build, then ASan+UBSan build
+# Everything is built under build/<variant>/; protobuf sources are generated there from proto/.
+
+VARIANT  ?= release
+BUILD    := build/$(VARIANT)
+DUCKDB   := third_party/duckdb
+CC       ?= cc
+PKGS     := libprotobuf-c yaml-0.1 sqlite3 jansson uuid
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
+CFLAGS_release := -O2 -g
+CFLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS_asan   := -fsanitize=address,undefined
+CPPFLAGS := -D_GNU_SOURCE -Isrc -I$(BUILD)/gen -I$(DUCKDB) -DFERRY_SOURCE_DIR='"$(CURDIR)"'
+CFLAGS   := -std=c11 $(WARN) $(CFLAGS_$(VARIANT)) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -L$(DUCKDB) -lduckdb -Wl,-rpath,$(CURDIR)/$(DUCKDB) -lpthread -lm
+LDFLAGS  := $(LDFLAGS_$(VARIANT))
+
+PROTOS   := $(shell find proto -name '*.proto' | sort)
+GEN_C    := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(patsubst %.c,%.o,$(GEN_C))
+TEST_SRC := $(shell find tests -name '*.c' | sort)
+TEST_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRC))
+
+.PHONY: all setup test test-one demo bench clean
+all: $(BUILD)/ferry
+
+setup:
+	@scripts/setup.sh
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	$(CC) $(CPPFLAGS) -std=c11 $(CFLAGS_$(VARIANT)) $(shell pkg-config --cflags libprotobuf-c) -c $< -o $@
+
+# Every object waits for all generated headers, so any file may include any .pb-c.h.
+$(BUILD)/obj/%.o: %.c $(patsubst %.c,%.h,$(GEN_C))
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libferry.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/ferry: $(BUILD)/obj/src/main.o $(BUILD)/libferry.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/ferry-tests: $(TEST_OBJ) $(BUILD)/libferry.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# One variant's suite; FERRY_BIN lets end-to-end tests run the binary of the same variant.
+test-one: $(BUILD)/ferry $(BUILD)/ferry-tests
+	FERRY_BIN=$(CURDIR)/$(BUILD)/ferry ASAN_OPTIONS=detect_leaks=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/ferry-tests $(T)
+
+test: setup
+	$(MAKE) --no-print-directory VARIANT=release test-one
+	$(MAKE) --no-print-directory VARIANT=asan test-one
+
+demo: setup
+	$(MAKE) --no-print-directory VARIANT=release all
+	examples/driver_stats/run_demo.sh $(CURDIR)/build/release/ferry
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

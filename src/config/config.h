@@ -1,0 +1,61 @@
+/* feature_store.yaml (Feast's keys and defaults, feast-compat.md §1, plus ferry's own `ferry:` block)
+ * and features.yaml (ferry's Python-free definitions). struct ferry_config owns all its strings;
+ * config_cleanup frees them. Paths in it are already resolved against the repo directory. */
+#ifndef FERRY_CONFIG_H
+#define FERRY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "feast/feast.h"
+
+struct online_config {
+    char *type;               /* "sqlite" (default), "redis", ...; NULL when online_store is none */
+    char *path;               /* sqlite: absolute or repo-resolved path of the database file */
+    char *connection_string;  /* redis */
+    char *redis_type;         /* redis */
+    int64_t key_ttl_seconds;  /* redis; 0 = none */
+};
+
+struct offline_config {
+    char *type;               /* "file" (default "dask" maps here), "duckdb", ... */
+};
+
+struct ferry_settings {
+    char *features_path;      /* features.yaml, resolved; default <repo>/features.yaml */
+    size_t batch_rows;        /* rows per batch through the pipeline (default 10000) */
+    size_t queue_batches;     /* bounded queue between reader and writer (default 4) */
+    char *duckdb_memory_limit;/* DuckDB's memory_limit setting, e.g. "1GB"; NULL = DuckDB default */
+    int duckdb_threads;       /* 0 = DuckDB default */
+};
+
+struct ferry_config {
+    char *repo_dir;           /* absolute repo directory */
+    char *yaml_path;          /* the feature_store.yaml that was read */
+    char *project;
+    char *provider;
+    char *registry_path;      /* resolved path of registry.db */
+    char *registry_type;      /* "file" */
+    int key_version;          /* entity_key_serialization_version, default 3 */
+    bool pull_latest;         /* materialization.pull_latest_features */
+    int64_t online_write_batch_size; /* 0 = unset */
+    struct online_config online;
+    struct offline_config offline;
+    struct ferry_settings ferry;
+};
+
+/* Loads the config. repo_dir is -c (NULL = current directory); yaml_path is -f (NULL = the env var
+ * FEAST_FS_YAML_FILE_PATH, else <repo>/feature_store.yaml). $VAR and ${VAR} are expanded first.
+ * Errors are FERRY_ECONFIG with the file, line and key. */
+int config_load(const char *repo_dir, const char *yaml_path, struct ferry_config *cfg,
+                struct ferry_err *err);
+void config_cleanup(struct ferry_config *cfg);
+
+/* Reads features.yaml into definitions. Validates names, references (entities and sources a view
+ * names must exist), dtypes, ttl syntax; fills entity_columns by Feast's inference order
+ * (schema field with the join key's name, then the entity's value_type). Errors name file and line. */
+int defs_load(const char *path, struct feast_defs *out, struct ferry_err *err);
+
+#endif

@@ -1,0 +1,59 @@
+/* Online stores: write encoded batches in Feast's layout and read them back. One backend per Feast
+ * online store `type`, found by name in a compile-time table. Writes are idempotent and never let an
+ * older row replace a newer one (an equal timestamp overwrites). */
+#ifndef FERRY_ONLINE_H
+#define FERRY_ONLINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/err.h"
+#include "feast/feast.h"
+
+struct online_store;
+
+struct online_write_stats {
+    uint64_t rows_written;    /* entity rows stored */
+    uint64_t rows_skipped;    /* entity rows not stored because the stored row is newer */
+};
+
+/* Result of a read: for each key, found + event time; for each (key, feature), the Value bytes. */
+struct online_read_result {
+    size_t nkeys, nfeatures;
+    bool *found;              /* nkeys */
+    int64_t *event_ns;        /* nkeys; FERRY_TIME_NONE when not found */
+    size_t *val_off;          /* nkeys * nfeatures, into bytes */
+    uint32_t *val_len;        /* nkeys * nfeatures; 0 = null or missing */
+    struct fbuf bytes;
+};
+void online_read_result_cleanup(struct online_read_result *r);
+
+struct online_store_type {
+    const char *name;         /* Feast's `type:` value */
+    int (*open)(const struct ferry_config *cfg, struct online_store **out, struct ferry_err *err);
+    /* Creates (or migrates) the view's table/keyspace; called by apply and before writes. */
+    int (*prepare)(struct online_store *st, const char *project, const struct feast_view *view,
+                   struct ferry_err *err);
+    /* Writes every row of the batch atomically (all or nothing for SQLite). */
+    int (*write)(struct online_store *st, const char *project, const struct feast_view *view,
+                 const struct feast_batch *batch, struct online_write_stats *stats, struct ferry_err *err);
+    /* Reads the named features of a view for serialized keys. */
+    int (*read)(struct online_store *st, const char *project, const struct feast_view *view,
+                const struct fbuf *keys, size_t nkeys, const char *const *features, size_t nfeatures,
+                struct online_read_result *out, struct ferry_err *err);
+    void (*close)(struct online_store *st);
+};
+
+int online_open(const struct ferry_config *cfg, struct online_store **out, struct ferry_err *err);
+int online_prepare(struct online_store *st, const char *project, const struct feast_view *view,
+                   struct ferry_err *err);
+int online_write(struct online_store *st, const char *project, const struct feast_view *view,
+                 const struct feast_batch *batch, struct online_write_stats *stats, struct ferry_err *err);
+int online_read(struct online_store *st, const char *project, const struct feast_view *view,
+                const struct fbuf *keys, size_t nkeys, const char *const *features, size_t nfeatures,
+                struct online_read_result *out, struct ferry_err *err);
+void online_close(struct online_store *st);
+
+#endif
