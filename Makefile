@@ -43,7 +43,7 @@ $(BUILD)/obj/%.o: %.c $(patsubst %.c,%.h,$(GEN_C))
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libferry.a: $(LIB_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/ferry: $(BUILD)/obj/src/main.o $(BUILD)/libferry.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -110,6 +110,26 @@ int fbuf_add_varint(struct fbuf *b, uint64_t v)
     return fbuf_add(b, o, n);
 }
 
+int fbuf_add_json_str(struct fbuf *b, const char *s, size_t n)
+{
+    int rc = fbuf_addc(b, '"');
+    for (size_t i = 0; i < n && !rc; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': rc = fbuf_add(b, "\\\"", 2); break;
+        case '\\': rc = fbuf_add(b, "\\\\", 2); break;
+        case '\n': rc = fbuf_add(b, "\\n", 2); break;
+        case '\r': rc = fbuf_add(b, "\\r", 2); break;
+        case '\t': rc = fbuf_add(b, "\\t", 2); break;
+        case '\b': rc = fbuf_add(b, "\\b", 2); break;
+        case '\f': rc = fbuf_add(b, "\\f", 2); break;
+        default:
+            rc = c < 0x20 ? fbuf_addf(b, "\\u%04x", c) : fbuf_addc(b, (char)c);
+        }
+    }
+    return rc ? rc : fbuf_addc(b, '"');
+}
+
 char *fbuf_take(struct fbuf *b, size_t *len)
 {
     char *p = b->data;

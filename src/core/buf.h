@@ -26,6 +26,8 @@ int fbuf_addf(struct fbuf *b, const char *fmt, ...) __attribute__((format(printf
 int fbuf_add_u32le(struct fbuf *b, uint32_t v);
 int fbuf_add_u64le(struct fbuf *b, uint64_t v);
 int fbuf_add_varint(struct fbuf *b, uint64_t v);   /* protobuf base-128 varint */
+/* Appends s[0..n) as a JSON string literal (quotes, escapes; UTF-8 passes through). */
+int fbuf_add_json_str(struct fbuf *b, const char *s, size_t n);
 /* Hands the bytes to the caller (who frees them) and leaves the buffer empty. */
 char *fbuf_take(struct fbuf *b, size_t *len);
 
