@@ -12,7 +12,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 CFLAGS_release := -O2 -g
 CFLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS_asan   := -fsanitize=address,undefined
-CPPFLAGS := -D_GNU_SOURCE -Isrc -I$(BUILD)/gen -I$(DUCKDB) -DFERRY_SOURCE_DIR='"$(CURDIR)"'
+CPPFLAGS := -D_GNU_SOURCE -Isrc -I$(BUILD)/gen -isystem $(DUCKDB) -DFERRY_SOURCE_DIR='"$(CURDIR)"'
 CFLAGS   := -std=c11 $(WARN) $(CFLAGS_$(VARIANT)) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -L$(DUCKDB) -lduckdb -Wl,-rpath,$(CURDIR)/$(DUCKDB) -lpthread -lm
 LDFLAGS  := $(LDFLAGS_$(VARIANT))
@@ -25,7 +25,7 @@ TEST_SRC := $(shell find tests -name '*.c' | sort)
 TEST_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRC))
 
 .PHONY: all setup test test-one demo bench clean
-all: $(BUILD)/ferry
+all: $(BUILD)/ferry $(BUILD)/datagen
 
 setup:
 	@scripts/setup.sh
@@ -51,6 +51,10 @@ $(BUILD)/ferry: $(BUILD)/obj/src/main.o $(BUILD)/libferry.a
 $(BUILD)/ferry-tests: $(TEST_OBJ) $(BUILD)/libferry.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/datagen: tools/datagen.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(DUCKDB) -lduckdb -Wl,-rpath,$(CURDIR)/$(DUCKDB)
+
 # One variant's suite; FERRY_BIN lets end-to-end tests run the binary of the same variant.
 test-one: $(BUILD)/ferry $(BUILD)/ferry-tests
 	FERRY_BIN=$(CURDIR)/$(BUILD)/ferry ASAN_OPTIONS=detect_leaks=1 \
@@ -63,7 +67,7 @@ test: setup
 
 demo: setup
 	$(MAKE) --no-print-directory VARIANT=release all
-	examples/driver_stats/run_demo.sh $(CURDIR)/build/release/ferry
+	examples/driver_stats/run_demo.sh $(CURDIR)/build/release
 
 clean:
 	rm -rf build

@@ -1,0 +1,83 @@
+/* datagen: writes realistic, deterministic feature data as Parquet for the example and the
+ * benchmark, using DuckDB's own random generator with a fixed seed (single-threaded, so the same
+ * seed gives the same file).
+ *
+ *   datagen driver-stats OUT.parquet [--drivers N] [--days D] [--end YYYY-MM-DD] [--seed S]
+ *
+ * driver-stats mirrors Feast's driver_stats example: hourly rows per driver, event_timestamp
+ * (UTC), conv_rate and acc_rate float32, avg_daily_trips int32, created timestamp. */
+#include <duckdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: datagen driver-stats OUT.parquet [--drivers N] [--days D] [--end YYYY-MM-DD] [--seed S]\n");
+    return 2;
+}
+
+static int run(duckdb_connection con, const char *sql)
+{
+    duckdb_result res;
+    if (duckdb_query(con, sql, &res) == DuckDBError) {
+        fprintf(stderr, "datagen: %s\n", duckdb_result_error(&res));
+        duckdb_destroy_result(&res);
+        return 1;
+    }
+    duckdb_destroy_result(&res);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3 || strcmp(argv[1], "driver-stats") != 0)
+        return usage();
+    const char *out = argv[2];
+    long drivers = 5, days = 15;
+    double seed = 0.42;
+    const char *end = "2021-04-12";
+    for (int i = 3; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--drivers") == 0)
+            drivers = strtol(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--days") == 0)
+            days = strtol(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--end") == 0)
+            end = argv[i + 1];
+        else if (strcmp(argv[i], "--seed") == 0)
+            seed = strtod(argv[i + 1], NULL);
+        else
+            return usage();
+    }
+    if (drivers < 1 || days < 1 || seed < -1 || seed > 1 || strlen(end) != 10 || strchr(out, '\''))
+        return usage();
+    duckdb_database db;
+    duckdb_connection con;
+    if (duckdb_open(NULL, &db) == DuckDBError || duckdb_connect(db, &con) == DuckDBError) {
+        fprintf(stderr, "datagen: cannot open DuckDB\n");
+        return 1;
+    }
+    char sql[2048];
+    snprintf(sql, sizeof sql, "SET threads=1; SET TimeZone='UTC'; SELECT setseed(%f);", seed);
+    int rc = run(con, sql);
+    /* Hourly rows ending at `end` 00:00 UTC; created is a little after the event, as a pipeline
+     * that lands data late would write it. */
+    snprintf(sql, sizeof sql,
+             "COPY (SELECT ts AS event_timestamp, driver_id,"
+             " CAST(random() AS FLOAT) AS conv_rate,"
+             " CAST(random() AS FLOAT) AS acc_rate,"
+             " CAST(floor(random() * 1000) AS INTEGER) AS avg_daily_trips,"
+             " CAST(ts + INTERVAL 5 MINUTE AS TIMESTAMP) AS created"
+             " FROM range(1001, 1001 + %ld) d(driver_id),"
+             "      generate_series(TIMESTAMPTZ '%s 00:00:00+00' - INTERVAL %ld DAY,"
+             "                      TIMESTAMPTZ '%s 00:00:00+00' - INTERVAL 1 HOUR, INTERVAL 1 HOUR) g(ts)"
+             " ORDER BY ts, driver_id) TO '%s' (FORMAT parquet)",
+             drivers, end, days, end, out);
+    if (!rc)
+        rc = run(con, sql);
+    duckdb_disconnect(&con);
+    duckdb_close(&db);
+    if (!rc)
+        printf("datagen: wrote %ld drivers x %ld hourly rows to %s\n", drivers, days * 24, out);
+    return rc;
+}
