@@ -228,6 +228,9 @@ static int bind_row_cell(sqlite3_stmt *st, const struct feast_batch *b, size_t r
     const struct feast_batch_row *row = &b->rows[r];
     const struct feast_batch_cell *c = feast_batch_cell(b, r, f);
     const char *arena = b->bytes.data;
+    /* SQLite takes lengths as int; anything larger could never be stored anyway. */
+    if (row->key_len > INT_MAX || c->val_len > INT_MAX)
+        return SQLITE_TOOBIG;
     int rc = row->key_len ? sqlite3_bind_blob(st, 1, arena + row->key_off, (int)row->key_len, SQLITE_STATIC)
                           : sqlite3_bind_zeroblob(st, 1, 0);
     if (rc == SQLITE_OK)
