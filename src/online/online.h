@@ -12,7 +12,11 @@
 #include "core/err.h"
 #include "feast/feast.h"
 
-struct online_store;
+/* Every backend's store begins with this header (its first member), so the wrappers can find the
+ * backend of any open store; online_open sets it. Backends keep everything else private. */
+struct online_store {
+    const struct online_store_type *type;
+};
 
 struct online_write_stats {
     uint64_t rows_written;    /* entity rows stored */
@@ -28,6 +32,7 @@ struct online_read_result {
     uint32_t *val_len;        /* nkeys * nfeatures; 0 = null or missing */
     struct fbuf bytes;
 };
+/* Frees the arrays and bytes and zeroes the struct; safe on a zeroed or already cleaned result. */
 void online_read_result_cleanup(struct online_read_result *r);
 
 struct online_store_type {
@@ -46,11 +51,19 @@ struct online_store_type {
     void (*close)(struct online_store *st);
 };
 
+/* Backends, for the table in online.c. */
+extern const struct online_store_type online_sqlite_type;
+
+/* Opens the store named by cfg->online.type. A store is used by one thread at a time. */
 int online_open(const struct ferry_config *cfg, struct online_store **out, struct ferry_err *err);
 int online_prepare(struct online_store *st, const char *project, const struct feast_view *view,
                    struct ferry_err *err);
+/* stats (may be NULL) is ADDED to, and only when the whole batch was committed, so a caller can sum
+ * over batches from a zeroed struct. The batch's schema must list the view's features in order. */
 int online_write(struct online_store *st, const char *project, const struct feast_view *view,
                  const struct feast_batch *batch, struct online_write_stats *stats, struct ferry_err *err);
+/* keys[i] holds one serialized entity key. out is overwritten (any previous contents are not
+ * freed); on error it is left cleaned. A missing table is FERRY_ENOTFOUND. */
 int online_read(struct online_store *st, const char *project, const struct feast_view *view,
                 const struct fbuf *keys, size_t nkeys, const char *const *features, size_t nfeatures,
                 struct online_read_result *out, struct ferry_err *err);
