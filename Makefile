@@ -24,6 +24,8 @@ LIB_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(patsubst %.c,%.o,$(GEN
 TEST_SRC := $(shell find tests -name '*.c' | sort)
 TEST_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRC))
 
+# Generated protobuf sources are intermediate files of a pattern chain; keep them between builds.
+.SECONDARY:
 .PHONY: all setup test test-one demo bench clean
 all: $(BUILD)/ferry $(BUILD)/datagen
 

@@ -38,9 +38,9 @@ _Noreturn void test_fail(const char *file, int line, const char *fmt, ...) __att
     if (!h_ || !strstr(h_, n_)) test_fail(__FILE__, __LINE__, "expected \"%s\" to contain \"%s\"",  \
                                           h_ ? h_ : "(null)", n_); } while (0)
 /* For functions returning 0 or a FERRY_E* code with a struct ferry_err. */
-#define ASSERT_OK(expr, errp) do { int rc_ = (expr);                                               \
+#define ASSERT_OK(expr, errp) do { int rc_ = (expr); __typeof__(errp) e_ = (errp);              \
     if (rc_ != 0) test_fail(__FILE__, __LINE__, "%s failed with %d: %s", #expr, rc_,              \
-                            (errp) ? (errp)->msg : ""); } while (0)
+                            e_ ? e_->msg : ""); } while (0)
 
 void test_assert_hex(const char *file, int line, const void *p, size_t n, const char *hex);
 
