@@ -407,12 +407,14 @@ static int resolve(const struct feast_view *v, struct plan *p, const char *what,
 }
 
 static int check_type(const struct feast_view *v, const struct plan *p, const struct need *n,
-                      struct ferry_err *err)
+                      bool key, struct ferry_err *err)
 {
     const struct src_col *c = &p->d.cols[n->col];
     int kind = c->t.is_list ? FEAST_SRC_LIST : scal_kind(&c->t.s);
     int elem = c->t.is_list && !c->t.nested_list ? scal_kind(&c->t.s) : 0;
-    if (kind == 0 || (c->t.is_list && elem == 0) || !feast_src_compatible(n->vtype, kind, elem))
+    bool ok = kind != 0 && (!c->t.is_list || elem != 0) &&
+              (key ? feast_key_src_compatible(n->vtype, kind) : feast_src_compatible(n->vtype, kind, elem));
+    if (!ok)
         return ferry_errf(err, FERRY_ESOURCE,
                           "view %s: column %s has DuckDB type %s, which cannot become the declared "
                           "Feast type %s", v->name, c->name, c->type_name, feast_dtype_name(n->vtype));
@@ -448,15 +450,16 @@ static int make_plan(struct duck_store *ds, const struct offline_pull *pull, str
         struct need *n = &p->keys[k];
         n->name = s->key_names[k];
         n->vtype = s->key_vtypes[k];
-        /* Entity-less views key every row by the constant __dummy_id = "" (dask.py adds it). */
-        if (strcmp(n->name, FEAST_DUMMY_ENTITY_ID) == 0) {
+        /* Entity-less views key every row by the constant __dummy_id = "" (dask.py adds it; the
+         * batch fills it in), so nothing is read and the whole window has one latest row. */
+        if (s->dummy_key) {
             n->src = n->name;
             n->col = -1;
             continue;
         }
         rc = resolve(v, p, "join key", n, err);
         if (!rc)
-            rc = check_type(v, p, n, err);
+            rc = check_type(v, p, n, true, err);
     }
     for (size_t f = 0; f < p->nfeatures && !rc; f++) {
         struct need *n = &p->features[f];
@@ -464,7 +467,7 @@ static int make_plan(struct duck_store *ds, const struct offline_pull *pull, str
         n->vtype = s->feature_vtypes[f];
         rc = resolve(v, p, "feature", n, err);
         if (!rc)
-            rc = check_type(v, p, n, err);
+            rc = check_type(v, p, n, false, err);
     }
     if (!rc) {
         p->ts.name = v->source.timestamp_field;
@@ -824,12 +827,8 @@ static int read_row(struct reader *rd, idx_t r, struct ferry_err *err)
     if (rc)
         return ferry_errf(err, rc, "view %s: cannot start a row", view);
     for (size_t k = 0; k < p->nkeys; k++) {
-        if (rd->key_col[k] == SIZE_MAX) {
-            rc = feast_row_key_str(b, k, "", 0, err);
-            if (rc)
-                return rc;
-            continue;
-        }
+        if (rd->key_col[k] == SIZE_MAX)
+            continue;   /* __dummy_id, filled in by feast_row_end */
         struct rcol *c = &rd->cols[rd->key_col[k]];
         struct where w = {view, c->src, err};
         if (!valid(c->validity, r))
@@ -1017,6 +1016,13 @@ static int duck_pull_latest(struct offline_store *st, struct offline_pull *pull,
         }
         for (idx_t r = 0; r < n && !rc; r++) {
             rc = read_row(&rd, r, err);
+            /* The batch arena is full (FEAST_BATCH_MAX_BYTES): send the rows so far and build
+             * this row again in the empty batch; a row too big on its own still fails. */
+            if (rc == FERRY_ELIMIT && rd.batch->nrows > 0) {
+                ferry_err_clear(err);
+                if (!(rc = flush(&rd, err)))
+                    rc = read_row(&rd, r, err);
+            }
             if (!rc && rd.batch->nrows >= pull->batch_rows)
                 rc = flush(&rd, err);
         }

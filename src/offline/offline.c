@@ -75,7 +75,9 @@ static int check_pull(struct offline_store *st, const struct offline_pull *pull,
         return ferry_errf(err, FERRY_EINVAL, "%s: view %s has no source path", fn, v->name);
     if (!v->source.timestamp_field || !*v->source.timestamp_field)
         return ferry_errf(err, FERRY_EINVAL, "%s: view %s has no timestamp field", fn, v->name);
-    if (pull->schema->nkeys != v->nentity_columns || pull->schema->nfeatures != v->nfeatures)
+    /* An entity-less view's schema has the one implied key __dummy_id. */
+    if ((!pull->schema->dummy_key && pull->schema->nkeys != v->nentity_columns) ||
+        pull->schema->nfeatures != v->nfeatures)
         return ferry_errf(err, FERRY_EINVAL,
                           "%s: view %s: schema has %zu keys/%zu features, view has %zu/%zu", fn,
                           v->name, pull->schema->nkeys, pull->schema->nfeatures,
