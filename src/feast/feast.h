@@ -135,6 +135,8 @@ struct feast_schema {
     size_t nfeatures;
     char **feature_names;
     int *feature_vtypes;
+    size_t *key_order;                 /* key indexes in serialization (sorted-name) order */
+    bool dummy_key;                    /* entity-less view: key __dummy_id = "" is implied */
 };
 int feast_schema_init(struct feast_schema *s, const struct feast_view *v, int key_version,
                       struct ferry_err *err);
@@ -160,7 +162,13 @@ struct feast_batch {
     struct feast_scalar *pending_keys;
     struct fbuf scratch;
     int in_list; size_t list_feature; size_t list_count;
+    struct fbuf keybuf;                /* string key bytes of the row being built */
+    bool in_row;
 };
+
+/* The arena of one batch never exceeds this; a row that would cross it fails with FERRY_ELIMIT,
+ * leaving the rows already ended intact (flush them, feast_batch_reset, then rebuild the row). */
+#define FEAST_BATCH_MAX_BYTES ((size_t)1 << 30)
 
 int feast_batch_init(struct feast_batch *b, const struct feast_schema *s, size_t cap_rows);
 void feast_batch_reset(struct feast_batch *b);   /* nrows = 0, keeps memory */
@@ -177,6 +185,10 @@ enum feast_src_kind { FEAST_SRC_INT = 1, FEAST_SRC_FLOAT, FEAST_SRC_STRING, FEAS
  * type, following Feast's conversion rules (§2.6). */
 bool feast_src_compatible(int vtype, int kind, int elem_kind);
 const char *feast_src_kind_name(int kind);
+/* The same for entity key columns, which take the kinds of the feast_row_key_* setters only:
+ * INT -> Int32, Int64, UnixTimestamp (as seconds), String (decimal); STRING -> String;
+ * BYTES -> Bytes (passed through feast_row_key_str); TIMESTAMP -> UnixTimestamp, Int64 (seconds). */
+bool feast_key_src_compatible(int vtype, int kind);
 
 /* Building one row: begin, set every key (index in entity_columns order) and every feature
  * (index in schema feature order), end. Setters convert the native value to the declared type;

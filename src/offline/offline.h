@@ -20,7 +20,9 @@ struct offline_pull {
     int64_t start_ns, end_ns;           /* inclusive window */
     size_t batch_rows;                  /* rows per emitted batch */
     /* Receives each non-empty batch. It takes *batch and puts an empty batch (same schema) in its
-     * place, so the reader never waits on a copy. A non-zero return stops the pull with that code. */
+     * place, so the reader never waits on a copy. A non-zero return stops the pull with that code.
+     * Batches are heap objects (malloc + feast_batch_init); the reader frees the one it holds at
+     * the end with feast_batch_cleanup + free, so a replacement must be allocated the same way. */
     int (*emit)(void *ctx, struct feast_batch **batch, struct ferry_err *err);
     void *ctx;
     /* Checked between batches; when it becomes non-zero the pull stops with FERRY_ECANCELED. */
@@ -43,5 +45,9 @@ int offline_open(const struct ferry_config *cfg, struct offline_store **out, str
 int offline_check(struct offline_store *st, const struct offline_pull *pull, struct ferry_err *err);
 int offline_pull_latest(struct offline_store *st, struct offline_pull *pull, struct ferry_err *err);
 void offline_close(struct offline_store *st);
+
+/* Tests only: a hook called by offline_open/check/pull_latest before the backend (op is "open",
+ * "check" or "pull_latest"); a non-zero return fails the call with that code. NULL removes it. */
+void offline_set_fault(int (*hook)(const char *op, void *ctx, struct ferry_err *err), void *ctx);
 
 #endif

@@ -1,0 +1,118 @@
+/* Offline store front door: a compile-time table from Feast's offline store `type:` to a backend,
+ * and wrappers that check every call's arguments once, so backends can trust them. The wrappers are
+ * also the single choke point where tests can inject faults (offline_set_fault). */
+#include "offline/offline.h"
+
+#include <stdlib.h>
+
+#include "core/util.h"
+#include "offline/offline_impl.h"
+
+/* Feast's file offline store was called "dask" before it was "file"; its DuckDB store is "duckdb".
+ * All three read the same files with the same semantics (feast-compat.md §2.5), so one backend
+ * serves them. */
+static const struct { const char *name; const struct offline_store_type *type; } backends[] = {
+    {"file", &offline_duckdb_type},
+    {"dask", &offline_duckdb_type},
+    {"duckdb", &offline_duckdb_type},
+};
+#define DEFAULT_TYPE "dask"
+
+static int (*fault_hook)(const char *op, void *ctx, struct ferry_err *err);
+static void *fault_ctx;
+
+void offline_set_fault(int (*hook)(const char *op, void *ctx, struct ferry_err *err), void *ctx)
+{
+    fault_hook = hook;
+    fault_ctx = ctx;
+}
+
+static int fault(const char *op, struct ferry_err *err)
+{
+    return fault_hook ? fault_hook(op, fault_ctx, err) : 0;
+}
+
+static const struct offline_store_type *find_type(const char *name)
+{
+    for (size_t i = 0; i < FERRY_ARRAY_LEN(backends); i++)
+        if (str_eq(backends[i].name, name))
+            return backends[i].type;
+    return NULL;
+}
+
+int offline_open(const struct ferry_config *cfg, struct offline_store **out, struct ferry_err *err)
+{
+    if (!cfg || !out)
+        return ferry_errf(err, FERRY_EINVAL, "offline_open: missing config or output");
+    *out = NULL;
+    const char *name = cfg->offline.type ? cfg->offline.type : DEFAULT_TYPE;
+    const struct offline_store_type *t = find_type(name);
+    if (!t)
+        return ferry_errf(err, FERRY_ECONFIG,
+                          "offline_store type '%s' is not supported; supported: file, dask, duckdb",
+                          name);
+    int rc = fault("open", err);
+    if (rc)
+        return rc;
+    struct offline_store *st = NULL;
+    rc = t->open(cfg, &st, err);
+    if (rc)
+        return rc;
+    st->type = t;
+    *out = st;
+    return 0;
+}
+
+/* What every backend relies on: a view with a source, a schema that matches the view's keys and
+ * features, and (for pulls) somewhere to send rows. */
+static int check_pull(struct offline_store *st, const struct offline_pull *pull, const char *fn,
+                      struct ferry_err *err)
+{
+    if (!st || !pull || !pull->view || !pull->schema)
+        return ferry_errf(err, FERRY_EINVAL, "%s: missing store, pull, view or schema", fn);
+    const struct feast_view *v = pull->view;
+    if (!v->source.path || !*v->source.path)
+        return ferry_errf(err, FERRY_EINVAL, "%s: view %s has no source path", fn, v->name);
+    if (!v->source.timestamp_field || !*v->source.timestamp_field)
+        return ferry_errf(err, FERRY_EINVAL, "%s: view %s has no timestamp field", fn, v->name);
+    /* An entity-less view's schema has the one implied key __dummy_id. */
+    if ((!pull->schema->dummy_key && pull->schema->nkeys != v->nentity_columns) ||
+        pull->schema->nfeatures != v->nfeatures)
+        return ferry_errf(err, FERRY_EINVAL,
+                          "%s: view %s: schema has %zu keys/%zu features, view has %zu/%zu", fn,
+                          v->name, pull->schema->nkeys, pull->schema->nfeatures,
+                          v->nentity_columns, v->nfeatures);
+    return 0;
+}
+
+int offline_check(struct offline_store *st, const struct offline_pull *pull, struct ferry_err *err)
+{
+    int rc = check_pull(st, pull, "offline_check", err);
+    if (rc)
+        return rc;
+    rc = fault("check", err);
+    if (rc)
+        return rc;
+    return st->type->check(st, pull, err);
+}
+
+int offline_pull_latest(struct offline_store *st, struct offline_pull *pull, struct ferry_err *err)
+{
+    int rc = check_pull(st, pull, "offline_pull_latest", err);
+    if (rc)
+        return rc;
+    if (!pull->emit || pull->batch_rows == 0)
+        return ferry_errf(err, FERRY_EINVAL, "offline_pull_latest: view %s: no emit callback or "
+                          "batch_rows is 0", pull->view->name);
+    pull->rows_out = 0;
+    rc = fault("pull_latest", err);
+    if (rc)
+        return rc;
+    return st->type->pull_latest(st, pull, err);
+}
+
+void offline_close(struct offline_store *st)
+{
+    if (st)
+        st->type->close(st);
+}

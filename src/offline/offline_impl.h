@@ -1,0 +1,15 @@
+/* Private to src/offline/: the common head of every backend's store object and the backends' type
+ * descriptors, so offline.c can dispatch without knowing any backend's library. */
+#ifndef FERRY_OFFLINE_IMPL_H
+#define FERRY_OFFLINE_IMPL_H
+
+#include "offline/offline.h"
+
+/* Each backend embeds this as the first member of its own store struct; offline_open fills it. */
+struct offline_store {
+    const struct offline_store_type *type;
+};
+
+extern const struct offline_store_type offline_duckdb_type;
+
+#endif
