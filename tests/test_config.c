@@ -342,3 +342,299 @@ TEST(config_ferry_block)
     expect_config_error("project: p\nregistry: r.db\nferry:\n  duckdb:\n    memory: 1GB\n",
                         "feature_store.yaml:5: ferry.duckdb: unknown key 'memory'", NULL);
 }
+
+/* ---- features.yaml ---- */
+
+static int load_defs(const char *yaml, struct feast_defs *defs, struct ferry_err *e)
+{
+    char *p = path_join(test_tmpdir(), "features.yaml");
+    test_write_file(p, yaml);
+    int rc = defs_load(p, defs, e);
+    free(p);
+    return rc;
+}
+
+static void expect_defs_error(const char *yaml, const char *part1, const char *part2)
+{
+    struct feast_defs defs;
+    struct ferry_err eb = {0}, *e = &eb;
+    int rc = load_defs(yaml, &defs, e);
+    if (rc != FERRY_ECONFIG)
+        test_fail(__FILE__, __LINE__, "expected FERRY_ECONFIG, got %d (%s) for:\n%s", rc, e->msg, yaml);
+    ASSERT_CONTAINS(e->msg, part1);
+    if (part2)
+        ASSERT_CONTAINS(e->msg, part2);
+    ASSERT_TRUE(defs.entities == NULL && defs.nviews == 0);   /* cleaned up on failure */
+}
+
+static const char *const FULL_DEFS =
+    "entities:\n"
+    "  - name: driver\n"
+    "    join_key: driver_id\n"
+    "    value_type: Int64\n"
+    "    description: \"A driver\"\n"
+    "    tags: {team: drivers}\n"
+    "  - name: customer\n"
+    "    join_keys: [customer_id]\n"
+    "  - name: city\n"
+    "sources:\n"
+    "  - name: driver_stats_source\n"
+    "    kind: file\n"
+    "    path: data/driver_stats.parquet\n"
+    "    timestamp_field: event_timestamp\n"
+    "    created_timestamp_column: created\n"
+    "    field_mapping: {trips: avg_daily_trips}\n"
+    "    description: \"Hourly stats\"\n"
+    "  - name: csv_source\n"
+    "    path: data/x.csv\n"
+    "    timestamp_field: ts\n"
+    "feature_views:\n"
+    "  - name: driver_hourly_stats\n"
+    "    entities: [driver, customer, city]\n"
+    "    ttl: 1d\n"
+    "    online: true\n"
+    "    offline: false\n"
+    "    source: driver_stats_source\n"
+    "    schema:\n"
+    "      - {name: customer_id, dtype: String}\n"
+    "      - {name: conv_rate, dtype: Float32}\n"
+    "      - {name: avg_daily_trips, dtype: Int64, description: \"trips\"}\n"
+    "      - {name: driver_id, dtype: Int32}\n"
+    "      - {name: ratings, dtype: Array(Float64)}\n"
+    "    tags: {team: drivers, tier: gold}\n"
+    "    description: \"Driver stats\"\n"
+    "  - name: global_stats\n"
+    "    ttl: 3600\n"
+    "    online: no\n"
+    "    offline: yes\n"
+    "    source: csv_source\n"
+    "    schema:\n"
+    "      - {name: total, dtype: Float64}\n";
+
+TEST(config_defs_happy_path_all_fields)
+{
+    struct feast_defs d;
+    struct ferry_err eb = {0}, *e = &eb;
+    ASSERT_OK(load_defs(FULL_DEFS, &d, e), e);
+    ASSERT_EQ_INT(d.nentities, 3);
+    ASSERT_EQ_STR(d.entities[0].name, "driver");
+    ASSERT_EQ_STR(d.entities[0].join_key, "driver_id");
+    ASSERT_EQ_INT(d.entities[0].vtype, FEAST_VT_INT64);
+    ASSERT_EQ_STR(d.entities[0].description, "A driver");
+    ASSERT_EQ_INT(d.entities[0].ntags, 1);
+    ASSERT_EQ_STR(d.entities[0].tags[0].key, "team");
+    ASSERT_EQ_STR(d.entities[0].tags[0].value, "drivers");
+    ASSERT_EQ_STR(d.entities[1].join_key, "customer_id");
+    ASSERT_EQ_INT(d.entities[1].vtype, FEAST_VT_INVALID);
+    ASSERT_EQ_STR(d.entities[2].join_key, "city");          /* join key defaults to the name */
+
+    ASSERT_EQ_INT(d.nsources, 2);
+    const struct feast_source *s = &d.sources[0];
+    ASSERT_EQ_STR(s->name, "driver_stats_source");
+    ASSERT_EQ_INT(s->kind, FEAST_SOURCE_FILE);
+    ASSERT_EQ_STR(s->path, "data/driver_stats.parquet");
+    ASSERT_EQ_INT(s->file_format, FEAST_FORMAT_PARQUET);
+    ASSERT_EQ_STR(s->timestamp_field, "event_timestamp");
+    ASSERT_EQ_STR(s->created_column, "created");
+    ASSERT_EQ_INT(s->nfield_mapping, 1);
+    ASSERT_EQ_STR(s->field_mapping[0].key, "trips");
+    ASSERT_EQ_STR(s->field_mapping[0].value, "avg_daily_trips");
+    ASSERT_EQ_STR(s->description, "Hourly stats");
+    ASSERT_EQ_INT(d.sources[1].file_format, FEAST_FORMAT_CSV);
+    ASSERT_TRUE(d.sources[1].created_column == NULL);
+
+    ASSERT_EQ_INT(d.nviews, 2);
+    const struct feast_view *v = &d.views[0];
+    ASSERT_EQ_STR(v->name, "driver_hourly_stats");
+    ASSERT_EQ_INT(v->kind, FEAST_VIEW_BATCH);
+    ASSERT_EQ_INT(v->nentities, 3);
+    ASSERT_EQ_STR(v->entities[0], "driver");
+    ASSERT_EQ_STR(v->entities[2], "city");
+    ASSERT_EQ_INT(v->ttl_ns, INT64_C(86400) * FERRY_NS_PER_SEC);
+    ASSERT_TRUE(v->online);
+    ASSERT_FALSE(v->offline);
+    ASSERT_EQ_STR(v->source.name, "driver_stats_source");
+    ASSERT_EQ_STR(v->source.created_column, "created");
+    ASSERT_EQ_STR(v->source.field_mapping[0].value, "avg_daily_trips");
+    ASSERT_TRUE(v->source.path != s->path);                /* a copy, not shared */
+    /* Features: schema minus join keys, in schema order. */
+    ASSERT_EQ_INT(v->nfeatures, 3);
+    ASSERT_EQ_STR(v->features[0].name, "conv_rate");
+    ASSERT_EQ_INT(v->features[0].vtype, FEAST_VT_FLOAT);
+    ASSERT_EQ_STR(v->features[1].name, "avg_daily_trips");
+    ASSERT_EQ_INT(v->features[1].vtype, FEAST_VT_INT64);
+    ASSERT_EQ_STR(v->features[1].description, "trips");
+    ASSERT_EQ_STR(v->features[2].name, "ratings");
+    ASSERT_EQ_INT(v->features[2].vtype, FEAST_VT_DOUBLE_LIST);
+    ASSERT_EQ_INT(v->ntags, 2);
+    ASSERT_EQ_STR(v->tags[1].key, "tier");
+    ASSERT_EQ_STR(v->description, "Driver stats");
+    ASSERT_EQ_INT(v->created_ns, FERRY_TIME_NONE);
+    ASSERT_EQ_INT(v->nintervals, 0);
+
+    const struct feast_view *g = &d.views[1];
+    ASSERT_EQ_INT(g->ttl_ns, INT64_C(3600) * FERRY_NS_PER_SEC);
+    ASSERT_FALSE(g->online);
+    ASSERT_TRUE(g->offline);
+    ASSERT_EQ_INT(g->source.file_format, FEAST_FORMAT_CSV);
+    feast_defs_cleanup(&d);
+}
+
+TEST(config_defs_entity_column_inference_order)
+{
+    /* Feast's order: the schema field with the join key's name, then Entity.value_type, then unknown
+     * (left to the caller, which looks at the source column). */
+    struct feast_defs d;
+    struct ferry_err eb = {0}, *e = &eb;
+    ASSERT_OK(load_defs(FULL_DEFS, &d, e), e);
+    const struct feast_view *v = &d.views[0];
+    ASSERT_EQ_INT(v->nentity_columns, 3);
+    /* Order follows `entities`, not the schema. */
+    ASSERT_EQ_STR(v->entity_columns[0].name, "driver_id");
+    ASSERT_EQ_INT(v->entity_columns[0].vtype, FEAST_VT_INT32);   /* schema Int32 beats value_type Int64 */
+    ASSERT_EQ_STR(v->entity_columns[1].name, "customer_id");
+    ASSERT_EQ_INT(v->entity_columns[1].vtype, FEAST_VT_STRING);  /* schema only */
+    ASSERT_EQ_STR(v->entity_columns[2].name, "city");
+    ASSERT_EQ_INT(v->entity_columns[2].vtype, FEAST_VT_INVALID); /* neither: inferred later */
+    feast_defs_cleanup(&d);
+
+    ASSERT_OK(load_defs("entities:\n  - {name: driver, join_key: driver_id, value_type: Int64}\n"
+                        "feature_views:\n  - name: v\n    entities: [driver]\n"
+                        "    source: {path: a.parquet, timestamp_field: ts}\n"
+                        "    schema: [{name: f, dtype: Bool}]\n", &d, e), e);
+    ASSERT_EQ_INT(d.views[0].entity_columns[0].vtype, FEAST_VT_INT64);  /* from value_type */
+    ASSERT_EQ_INT(d.views[0].ttl_ns, 0);
+    ASSERT_TRUE(d.views[0].online);
+    ASSERT_FALSE(d.views[0].offline);
+    /* Inline source: the name defaults to the path, as Feast's FileSource does. */
+    ASSERT_EQ_STR(d.views[0].source.name, "a.parquet");
+    ASSERT_EQ_INT(d.views[0].source.file_format, FEAST_FORMAT_PARQUET);
+    feast_defs_cleanup(&d);
+}
+
+TEST(config_defs_entityless_view)
+{
+    struct feast_defs d;
+    struct ferry_err eb = {0}, *e = &eb;
+    ASSERT_OK(load_defs("sources:\n  - {name: s, path: x.pq, timestamp_field: ts}\n"
+                        "feature_views:\n  - name: a\n    source: s\n    schema: [{name: f, dtype: Int64}]\n"
+                        "  - name: b\n    entities: []\n    source: s\n    schema: [{name: g, dtype: String}]\n",
+                        &d, e), e);
+    for (size_t i = 0; i < 2; i++) {
+        ASSERT_EQ_INT(d.views[i].nentities, 1);
+        ASSERT_EQ_STR(d.views[i].entities[0], "__dummy");
+        ASSERT_EQ_INT(d.views[i].nentity_columns, 0);
+        ASSERT_EQ_INT(d.views[i].nfeatures, 1);
+    }
+    ASSERT_EQ_INT(d.views[0].source.file_format, FEAST_FORMAT_PARQUET);
+    feast_defs_cleanup(&d);
+}
+
+#define SRC "sources:\n  - {name: s, path: x.parquet, timestamp_field: ts}\n"
+#define ENT "entities:\n  - {name: driver, join_key: driver_id}\n"
+
+TEST(config_defs_validation_errors)
+{
+    /* line 8 is the `- drivr` item */
+    expect_defs_error(ENT SRC "feature_views:\n  - name: v\n    entities:\n      - drivr\n    source: s\n"
+                      "    schema: [{name: f, dtype: Int64}]\n",
+                      "features.yaml:8: feature view 'v': unknown entity 'drivr'", NULL);
+    expect_defs_error(ENT SRC "feature_views:\n  - name: v\n    entities: [driver]\n    source: t\n"
+                      "    schema: [{name: f, dtype: Int64}]\n",
+                      "features.yaml:8: feature view 'v': unknown source 't'", NULL);
+    expect_defs_error(SRC "feature_views:\n  - name: v\n    source: s\n    schema:\n      - {name: f, dtype: Float16}\n",
+                      "features.yaml:7: feature view 'v': field 'f': dtype: unknown dtype 'Float16'", "Float32");
+    expect_defs_error(SRC "feature_views:\n  - name: v\n    source: s\n    ttl: 1 day\n    schema: [{name: f, dtype: Int64}]\n",
+                      "features.yaml:6: feature view 'v': ttl: invalid duration '1 day'", NULL);
+    expect_defs_error(ENT SRC "feature_views:\n  - name: v\n    entities: [driver]\n    source: s\n"
+                      "    schema: [{name: driver_id, dtype: Int64}]\n",
+                      "features.yaml:9: feature view 'v': has no features", NULL);
+    expect_defs_error(SRC "feature_views:\n  - name: v\n    source: s\n",
+                      "features.yaml:4: feature view 'v': has no features", NULL);
+    expect_defs_error(SRC "feature_views:\n  - name: v\n    source: s\n    schema: [{name: f, dtype: Int64}]\n"
+                      "  - name: v\n    source: s\n    schema: [{name: f, dtype: Int64}]\n",
+                      "features.yaml:7: feature view 'v': the name is used twice", NULL);
+    expect_defs_error("entities:\n  - name: a\n  - name: a\n", "features.yaml:3: entity 'a': the name is used twice", NULL);
+    expect_defs_error(SRC "  - {name: s, path: y.parquet, timestamp_field: ts}\n",
+                      "features.yaml:3: source 's': the name is used twice", NULL);
+    expect_defs_error("entities:\n  - name: _private\n", "features.yaml:2: entity '_private': not a valid name", NULL);
+    expect_defs_error(SRC "feature_views:\n  - name: my view\n    source: s\n    schema: [{name: f, dtype: Int64}]\n",
+                      "features.yaml:4: feature view 'my view': not a valid name", NULL);
+    expect_defs_error("entities:\n  - join_key: x\n", "features.yaml:2: entity #1: name: required", NULL);
+    expect_defs_error("sources:\n  - name: s\n    path: x.parquet\n", "features.yaml:2: source 's': timestamp_field: required", NULL);
+    expect_defs_error("sources:\n  - name: s\n    timestamp_field: ts\n", "features.yaml:2: source 's': path: required", NULL);
+    expect_defs_error("sources:\n  - name: s\n    path: x.json\n    timestamp_field: ts\n",
+                      "features.yaml:3: source 's': path 'x.json' must end in .parquet", NULL);
+    expect_defs_error("sources:\n  - name: s\n    kind: bigquery\n    path: x.csv\n    timestamp_field: ts\n",
+                      "features.yaml:3: source 's': kind 'bigquery' is not supported", NULL);
+    expect_defs_error(SRC "feature_views:\n  - name: v\n    schema: [{name: f, dtype: Int64}]\n",
+                      "features.yaml:4: feature view 'v': source: required", NULL);
+    expect_defs_error(SRC "feature_views:\n  - name: v\n    source: s\n    schema:\n      - {name: f}\n",
+                      "features.yaml:7: feature view 'v': field 'f': dtype: required", NULL);
+    expect_defs_error(SRC "feature_views:\n  - name: v\n    source: s\n    schema:\n      - {name: f, dtype: Int64}\n"
+                      "      - {name: f, dtype: Int32}\n",
+                      "features.yaml:8: feature view 'v': field 'f' appears twice", NULL);
+    expect_defs_error("entities:\n  - name: d\n    value_type: Float32\n",
+                      "features.yaml:3: entity 'd': value_type Float32 cannot be an entity key", NULL);
+    expect_defs_error("entities:\n  - name: d\n    join_keys: [a, b]\n",
+                      "features.yaml:3: entity 'd': join_keys: expected a list with exactly one name", NULL);
+    expect_defs_error(ENT SRC "feature_views:\n  - name: v\n    entities: [driver]\n    source: s\n"
+                      "    schema:\n      - {name: driver_id, dtype: Float64}\n      - {name: f, dtype: Int64}\n",
+                      "features.yaml:10: feature view 'v': join key 'driver_id' has dtype Float64", NULL);
+    expect_defs_error(SRC "feature_views:\n  - name: v\n    source: s\n    online: sometimes\n"
+                      "    schema: [{name: f, dtype: Int64}]\n",
+                      "features.yaml:6: feature view 'v': online: expected a boolean", NULL);
+}
+
+TEST(config_defs_unknown_keys_are_errors)
+{
+    expect_defs_error("entities:\n  - name: driver\n    joinkey: driver_id\n",
+                      "features.yaml:3: entity 'driver': unknown key 'joinkey'", "join_key");
+    expect_defs_error("sources:\n  - name: s\n    path: x.parquet\n    timestamp_field: ts\n    timestamp_column: ts\n",
+                      "features.yaml:5: source 's': unknown key 'timestamp_column'", NULL);
+    expect_defs_error(SRC "feature_views:\n  - name: v\n    source: s\n    ttl: 1d\n    tll: 2d\n"
+                      "    schema: [{name: f, dtype: Int64}]\n",
+                      "features.yaml:7: feature view 'v': unknown key 'tll'", NULL);
+    expect_defs_error(SRC "feature_views:\n  - name: v\n    source: s\n    schema:\n      - {name: f, type: Int64}\n",
+                      "features.yaml:7: feature view 'v': field 'f': unknown key 'type'", NULL);
+    expect_defs_error("entitys:\n  - name: d\n", "features.yaml:1: top level: unknown key 'entitys'", NULL);
+}
+
+TEST(config_defs_malformed_yaml)
+{
+    expect_defs_error("entities:\n  - name: driver\n   join_key: x\n", "features.yaml:3:", "YAML syntax error");
+    expect_defs_error("entities: [driver\n", "features.yaml:2:", "YAML syntax error");
+    expect_defs_error("entities:\n\t- name: x\n", "features.yaml:2:", "YAML syntax error");
+    expect_defs_error("- a\n- b\n", "features.yaml:1: expected a mapping", NULL);
+    expect_defs_error("", "features.yaml: the file is empty", NULL);
+    expect_defs_error("entities: []\n---\nentities: []\n", "features.yaml:3: expected a single YAML document", NULL);
+    expect_defs_error("entities: 5\n", "features.yaml:1: entities: expected a list", NULL);
+    struct feast_defs d;
+    struct ferry_err eb = {0}, *e = &eb;
+    ASSERT_EQ_INT(defs_load("/nonexistent/features.yaml", &d, e), FERRY_ECONFIG);
+    ASSERT_CONTAINS(e->msg, "/nonexistent/features.yaml");
+}
+
+TEST(config_defs_alias_bomb_is_bounded)
+{
+    /* One 100-field schema referenced through an alias by 12000 views: 1.2 million list items from
+     * a file of a few hundred kilobytes. The item budget (1,000,000) must stop it. */
+    struct fbuf y;
+    fbuf_init(&y, 4 << 20);
+    fbuf_adds(&y, "sources:\n  - {name: s, path: x.parquet, timestamp_field: ts}\nfeature_views:\n"
+                  "  - {name: v0, source: s, schema: &l [");
+    for (int i = 0; i < 100; i++)
+        fbuf_addf(&y, "%s{name: f%d, dtype: Int64}", i ? ", " : "", i);
+    fbuf_adds(&y, "]}\n");
+    for (int i = 1; i < 12000; i++)
+        fbuf_addf(&y, "  - {name: v%d, source: s, schema: *l}\n", i);
+    ASSERT_TRUE(y.data != NULL);
+    struct feast_defs d;
+    struct ferry_err eb = {0}, *e = &eb;
+    char *p = path_join(test_tmpdir(), "features.yaml");
+    test_write_file(p, y.data);
+    ASSERT_EQ_INT(defs_load(p, &d, e), FERRY_ECONFIG);
+    ASSERT_CONTAINS(e->msg, "list items in total");
+    free(p);
+    fbuf_cleanup(&y);
+}
