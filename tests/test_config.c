@@ -330,6 +330,8 @@ TEST(config_ferry_block)
     ASSERT_EQ_INT(cfg.ferry.duckdb_threads, 4);
     config_cleanup(&cfg);
     free(want);
+    expect_config_error("project: p\nregistry: r.db\nferry:\n  features: \"\"\n",
+                        "feature_store.yaml:4: ferry.features: the path is empty", NULL);
     expect_config_error("project: p\nregistry: r.db\nferry:\n  batch_row: 5\n",
                         "feature_store.yaml:4: ferry: unknown key 'batch_row'", NULL);
     expect_config_error("project: p\nregistry: r.db\nferry:\n  batch_rows: 0\n",

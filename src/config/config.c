@@ -364,6 +364,10 @@ static int parse_ferry(struct ydoc *d, yaml_node_t *n, const char *repo, struct 
     if ((v = ymap_get(d, n, "features"))) {
         if ((rc = yget_str(d, v, "ferry.features", &s)))
             return rc;
+        if (!*s) {
+            free(s);
+            return yerr(d, v, "ferry.features: the path is empty");
+        }
         f->features_path = path_join(repo, s);
         free(s);
         s = NULL;
