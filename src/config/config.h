@@ -17,6 +17,10 @@ struct online_config {
     char *connection_string;  /* redis */
     char *redis_type;         /* redis */
     int64_t key_ttl_seconds;  /* redis; 0 = none */
+    char *sentinel_master;    /* redis (redis_type redis_sentinel); default "mymaster" */
+    bool full_scan_for_deletion; /* redis; default true */
+    bool skip_dedup;          /* redis; default false */
+    bool openai_compatible;   /* sqlite enable_openai_compatible_store: tables get a value_num column */
 };
 
 struct offline_config {
@@ -38,6 +42,8 @@ struct ferry_config {
     char *provider;
     char *registry_path;      /* resolved path of registry.db */
     char *registry_type;      /* "file" */
+    int64_t registry_cache_ttl_seconds; /* registry.cache_ttl_seconds, default 600 */
+    bool registry_versioning; /* registry.enable_online_feature_view_versioning: _v{N} table names */
     int key_version;          /* entity_key_serialization_version, default 3 */
     bool pull_latest;         /* materialization.pull_latest_features */
     int64_t online_write_batch_size; /* 0 = unset */

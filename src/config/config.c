@@ -1,0 +1,560 @@
+/* feature_store.yaml loading (config.h): Feast's keys, defaults and validation (feast-compat.md §1,
+ * Feast's repo_config.py) plus ferry's own `ferry:` block. The raw text goes through $VAR expansion
+ * like Python's os.path.expandvars before YAML parsing, as Feast does. Every error names the file,
+ * the line and the key. */
+#include "config/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config/yaml_util.h"
+#include "core/buf.h"
+#include "core/util.h"
+
+#define DEFAULT_BATCH_ROWS 10000
+#define MAX_BATCH_ROWS 1000000        /* rows held in memory per batch; more only wastes memory */
+#define DEFAULT_QUEUE_BATCHES 4
+#define MAX_QUEUE_BATCHES 64
+#define MAX_DUCKDB_THREADS 1024
+#define MAX_ENV_NAME 256              /* longer "names" cannot be real variables: left as text */
+
+/* os.path.expandvars (posixpath): "$name" with name = [A-Za-z0-9_]+, or "${anything but }}".
+ * Set variables are replaced (even by ""), unset ones stay as written; replaced text is not
+ * expanded again. The output is bounded like the input. */
+static int expand_vars(const char *in, size_t len, struct fbuf *out)
+{
+    size_t i = 0;
+    int rc = 0;
+    while (i < len && !rc) {
+        const char *dollar = memchr(in + i, '$', len - i);
+        if (!dollar)
+            return fbuf_add(out, in + i, len - i);
+        size_t at = (size_t)(dollar - in);
+        if ((rc = fbuf_add(out, in + i, at - i)))
+            break;
+        size_t name_start, name_len, end;
+        if (at + 1 < len && in[at + 1] == '{') {
+            const char *close = memchr(in + at + 2, '}', len - at - 2);
+            if (!close) {                       /* no match: a literal '$' */
+                rc = fbuf_addc(out, '$');
+                i = at + 1;
+                continue;
+            }
+            name_start = at + 2;
+            name_len = (size_t)(close - (in + name_start));
+            end = (size_t)(close - in) + 1;
+        } else {
+            name_start = at + 1;
+            name_len = 0;
+            while (name_start + name_len < len &&
+                   (isalnum((unsigned char)in[name_start + name_len]) || in[name_start + name_len] == '_'))
+                name_len++;
+            if (!name_len) {
+                rc = fbuf_addc(out, '$');
+                i = at + 1;
+                continue;
+            }
+            end = name_start + name_len;
+        }
+        const char *value = NULL;
+        if (name_len && name_len < MAX_ENV_NAME && !memchr(in + name_start, '\0', name_len)) {
+            char name[MAX_ENV_NAME];
+            memcpy(name, in + name_start, name_len);
+            name[name_len] = '\0';
+            value = getenv(name);
+        }
+        rc = value ? fbuf_adds(out, value) : fbuf_add(out, in + at, end - at);
+        i = end;
+    }
+    return rc;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* A relative path resolves against the repo dir; URIs (s3://, gs://, file://...) are kept. */
+static char *resolve_path(const char *repo, const char *path)
+{
+    if (strstr(path, "://"))
+        return xstrdup(path);
+    return path_join(repo, path);
+}
+
+/* ---- online_store ---- */
+
+static void online_defaults(struct online_config *o, const char *type, const char *repo)
+{
+    /* The dotted class path is an accepted spelling of sqlite in Feast. */
+    if (strcmp(type, "feast.infra.online_stores.sqlite.SqliteOnlineStore") == 0)
+        type = "sqlite";
+    o->type = xstrdup(type);
+    if (strcmp(type, "sqlite") == 0) {
+        o->path = path_join(repo, "data/online.db");
+    } else if (strcmp(type, "redis") == 0) {
+        o->redis_type = xstrdup("redis");
+        o->connection_string = xstrdup("localhost:6379");
+        o->sentinel_master = xstrdup("mymaster");
+        o->full_scan_for_deletion = true;
+    }
+}
+
+static bool is_none_string(const yaml_node_t *n)
+{
+    const char *v = yscalar(n);
+    return yis_null(n) || (v && (strcasecmp(v, "none") == 0 || strcasecmp(v, "null") == 0));
+}
+
+static int parse_online_sqlite(struct ydoc *d, yaml_node_t *map, const char *repo, struct online_config *o)
+{
+    static const char *const keys[] = {"type", "path", "text_search_enabled",
+                                       "enable_openai_compatible_store", "vector_enabled", "similarity", NULL};
+    int rc = ymap_check_keys(d, map, "online_store (sqlite)", keys, false);
+    if (rc)
+        return rc;
+    yaml_node_t *n;
+    bool b;
+    char *s = NULL;
+    if ((n = ymap_get(d, map, "path"))) {
+        if ((rc = yget_str(d, n, "online_store.path", &s)))
+            return rc;
+        if (!*s) {
+            free(s);
+            return yerr(d, n, "online_store.path: must not be empty");
+        }
+        free(o->path);
+        o->path = resolve_path(repo, s);
+        free(s);
+        s = NULL;
+    }
+    if ((n = ymap_get(d, map, "text_search_enabled")) && (rc = yget_bool(d, n, "online_store.text_search_enabled", &b)))
+        return rc;
+    if ((n = ymap_get(d, map, "enable_openai_compatible_store")) &&
+        (rc = yget_bool(d, n, "online_store.enable_openai_compatible_store", &o->openai_compatible)))
+        return rc;
+    if ((n = ymap_get(d, map, "vector_enabled")) && !yis_null(n) &&
+        (rc = yget_bool(d, n, "online_store.vector_enabled", &b)))
+        return rc;
+    if ((n = ymap_get(d, map, "similarity")) && !yis_null(n)) {
+        rc = yget_str(d, n, "online_store.similarity", &s);
+        free(s);
+    }
+    return rc;
+}
+
+static int parse_online_redis(struct ydoc *d, yaml_node_t *map, struct online_config *o)
+{
+    static const char *const keys[] = {"type", "redis_type", "sentinel_master", "connection_string",
+                                       "key_ttl_seconds", "full_scan_for_deletion", "skip_dedup", NULL};
+    int rc = ymap_check_keys(d, map, "online_store (redis)", keys, false);
+    if (rc)
+        return rc;
+    yaml_node_t *n;
+    if ((n = ymap_get(d, map, "redis_type"))) {
+        if ((rc = yget_str(d, n, "online_store.redis_type", &o->redis_type)))
+            return rc;
+        if (strcmp(o->redis_type, "redis") && strcmp(o->redis_type, "redis_cluster") &&
+            strcmp(o->redis_type, "redis_sentinel"))
+            return yerr(d, n, "online_store.redis_type: '%s' is not one of redis, redis_cluster, redis_sentinel",
+                        o->redis_type);
+    }
+    if ((n = ymap_get(d, map, "sentinel_master")) &&
+        (rc = yget_str(d, n, "online_store.sentinel_master", &o->sentinel_master)))
+        return rc;
+    if ((n = ymap_get(d, map, "connection_string")) &&
+        (rc = yget_str(d, n, "online_store.connection_string", &o->connection_string)))
+        return rc;
+    if ((n = ymap_get(d, map, "key_ttl_seconds")) && !yis_null(n)) {
+        if ((rc = yget_int(d, n, "online_store.key_ttl_seconds", &o->key_ttl_seconds)))
+            return rc;
+        if (o->key_ttl_seconds < 0)
+            return yerr(d, n, "online_store.key_ttl_seconds: must not be negative");
+    }
+    if ((n = ymap_get(d, map, "full_scan_for_deletion"))) {
+        if (yis_null(n))
+            o->full_scan_for_deletion = false;
+        else if ((rc = yget_bool(d, n, "online_store.full_scan_for_deletion", &o->full_scan_for_deletion)))
+            return rc;
+    }
+    if ((n = ymap_get(d, map, "skip_dedup")) && (rc = yget_bool(d, n, "online_store.skip_dedup", &o->skip_dedup)))
+        return rc;
+    return 0;
+}
+
+static int parse_online(struct ydoc *d, yaml_node_t *n, const char *repo, struct online_config *o)
+{
+    if (!n) {
+        online_defaults(o, "sqlite", repo);
+        return 0;
+    }
+    if (is_none_string(n))
+        return 0;                                   /* no online store: type stays NULL */
+    if (yis_scalar(n)) {
+        if (!*yscalar(n))
+            return yerr(d, n, "online_store: empty type");
+        online_defaults(o, yscalar(n), repo);
+        return 0;
+    }
+    if (!yis_map(n))
+        return yerr(d, n, "online_store: expected a mapping, a store type or null, got %s", ykind(n));
+    yaml_node_t *t = ymap_get(d, n, "type");
+    char *type = NULL;
+    if (t) {
+        int rc = yget_str(d, t, "online_store.type", &type);
+        if (rc)
+            return rc;
+    }
+    online_defaults(o, type ? type : "sqlite", repo);
+    free(type);
+    if (strcmp(o->type, "sqlite") == 0)
+        return parse_online_sqlite(d, n, repo, o);
+    if (strcmp(o->type, "redis") == 0)
+        return parse_online_redis(d, n, o);
+    return 0;   /* other stores: only the type is kept; online_open reports them as unsupported */
+}
+
+/* ---- offline_store ---- */
+
+static int parse_offline(struct ydoc *d, yaml_node_t *n, struct offline_config *o)
+{
+    if (!n || yis_null(n)) {
+        o->type = xstrdup("dask");
+        return 0;
+    }
+    if (yis_scalar(n)) {
+        if (!*yscalar(n))
+            return yerr(d, n, "offline_store: empty type");
+        o->type = xstrdup(yscalar(n));
+        return 0;
+    }
+    if (!yis_map(n))
+        return yerr(d, n, "offline_store: expected a mapping or a store type, got %s", ykind(n));
+    int rc;
+    yaml_node_t *t = ymap_get(d, n, "type");
+    if (t && (rc = yget_str(d, t, "offline_store.type", &o->type)))
+        return rc;
+    if (!o->type)
+        o->type = xstrdup("dask");
+    if (strcmp(o->type, "file") == 0 || strcmp(o->type, "dask") == 0) {
+        static const char *const keys[] = {"type", NULL};
+        return ymap_check_keys(d, n, "offline_store (file)", keys, false);
+    }
+    if (strcmp(o->type, "duckdb") == 0) {
+        static const char *const keys[] = {"type", "staging_location", "staging_location_endpoint_override", NULL};
+        return ymap_check_keys(d, n, "offline_store (duckdb)", keys, false);
+    }
+    return 0;
+}
+
+/* ---- registry ---- */
+
+static int parse_registry(struct ydoc *d, yaml_node_t *root, yaml_node_t *n, const char *repo,
+                          struct ferry_config *cfg)
+{
+    if (!n || yis_null(n))
+        return yerr(d, n ? n : root, "registry: not set, but it is required (e.g. registry: data/registry.db)");
+    char *path = NULL;
+    int rc = 0;
+    cfg->registry_cache_ttl_seconds = 600;
+    if (yis_scalar(n)) {
+        if ((rc = yget_str(d, n, "registry", &path)))
+            return rc;
+        cfg->registry_type = xstrdup("file");
+    } else if (yis_map(n)) {
+        /* RegistryConfig allows extra keys, so only the ones ferry uses are checked. */
+        yaml_node_t *v;
+        if ((v = ymap_get(d, n, "registry_type")) && (rc = yget_str(d, v, "registry.registry_type", &cfg->registry_type)))
+            return rc;
+        if (!cfg->registry_type)
+            cfg->registry_type = xstrdup("file");
+        if (strcmp(cfg->registry_type, "file") != 0)
+            return yerr(d, v, "registry.registry_type: '%s' is not supported yet (ferry reads file registries only)",
+                        cfg->registry_type);
+        if ((v = ymap_get(d, n, "cache_ttl_seconds")) &&
+            (rc = yget_int(d, v, "registry.cache_ttl_seconds", &cfg->registry_cache_ttl_seconds)))
+            return rc;
+        if ((v = ymap_get(d, n, "enable_online_feature_view_versioning")) &&
+            (rc = yget_bool(d, v, "registry.enable_online_feature_view_versioning", &cfg->registry_versioning)))
+            return rc;
+        if ((v = ymap_get(d, n, "purge_feast_metadata"))) {
+            bool b;
+            if ((rc = yget_bool(d, v, "registry.purge_feast_metadata", &b)))
+                return rc;
+        }
+        if (!(v = ymap_get(d, n, "path")))
+            return yerr(d, n, "registry.path: not set, but it is required");
+        if ((rc = yget_str(d, v, "registry.path", &path)))
+            return rc;
+        n = v;
+    } else {
+        return yerr(d, n, "registry: expected a path or a mapping, got %s", ykind(n));
+    }
+    if (!*path) {
+        free(path);
+        return yerr(d, n, "registry: the path is empty");
+    }
+    cfg->registry_path = resolve_path(repo, path);
+    free(path);
+    return 0;
+}
+
+/* ---- the ferry: block ---- */
+
+/* DuckDB memory sizes: a number, an optional space and a unit ("1GB", "512 MiB", "80%"). The value
+ * ends up in a SET statement, so only this shape is let through. */
+static bool memory_limit_ok(const char *s)
+{
+    static const char *const units[] = {"b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "%", NULL};
+    const char *p = s;
+    if (!isdigit((unsigned char)*p))
+        return false;
+    while (isdigit((unsigned char)*p))
+        p++;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if (*p == ' ')
+        p++;
+    for (const char *const *u = units; *u; u++)
+        if (strcasecmp(p, *u) == 0)
+            return true;
+    return false;
+}
+
+static int get_bounded(struct ydoc *d, yaml_node_t *n, const char *key, int64_t lo, int64_t hi, int64_t *out)
+{
+    int rc = yget_int(d, n, key, out);
+    if (rc)
+        return rc;
+    if (*out < lo || *out > hi)
+        return yerr(d, n, "%s: %lld is out of range (%lld..%lld)", key, (long long)*out, (long long)lo,
+                    (long long)hi);
+    return 0;
+}
+
+static int parse_ferry(struct ydoc *d, yaml_node_t *n, const char *repo, struct ferry_settings *f)
+{
+    f->batch_rows = DEFAULT_BATCH_ROWS;
+    f->queue_batches = DEFAULT_QUEUE_BATCHES;
+    if (!n || yis_null(n)) {
+        f->features_path = path_join(repo, "features.yaml");
+        return 0;
+    }
+    if (!yis_map(n))
+        return yerr(d, n, "ferry: expected a mapping, got %s", ykind(n));
+    /* serve, schedules and state are reserved for future features: accepted, ignored. */
+    static const char *const keys[] = {"features", "batch_rows", "queue_batches", "duckdb",
+                                       "serve", "schedules", "state", NULL};
+    int rc = ymap_check_keys(d, n, "ferry", keys, true);
+    if (rc)
+        return rc;
+    yaml_node_t *v;
+    int64_t x;
+    char *s = NULL;
+    if ((v = ymap_get(d, n, "features"))) {
+        if ((rc = yget_str(d, v, "ferry.features", &s)))
+            return rc;
+        if (!*s) {
+            free(s);
+            return yerr(d, v, "ferry.features: the path is empty");
+        }
+        f->features_path = path_join(repo, s);
+        free(s);
+        s = NULL;
+    } else {
+        f->features_path = path_join(repo, "features.yaml");
+    }
+    if ((v = ymap_get(d, n, "batch_rows"))) {
+        if ((rc = get_bounded(d, v, "ferry.batch_rows", 1, MAX_BATCH_ROWS, &x)))
+            return rc;
+        f->batch_rows = (size_t)x;
+    }
+    if ((v = ymap_get(d, n, "queue_batches"))) {
+        if ((rc = get_bounded(d, v, "ferry.queue_batches", 1, MAX_QUEUE_BATCHES, &x)))
+            return rc;
+        f->queue_batches = (size_t)x;
+    }
+    yaml_node_t *db = ymap_get(d, n, "duckdb");
+    if (db && !yis_null(db)) {
+        if (!yis_map(db))
+            return yerr(d, db, "ferry.duckdb: expected a mapping, got %s", ykind(db));
+        static const char *const dkeys[] = {"memory_limit", "threads", NULL};
+        if ((rc = ymap_check_keys(d, db, "ferry.duckdb", dkeys, true)))
+            return rc;
+        if ((v = ymap_get(d, db, "memory_limit"))) {
+            if ((rc = yget_str(d, v, "ferry.duckdb.memory_limit", &f->duckdb_memory_limit)))
+                return rc;
+            if (!memory_limit_ok(f->duckdb_memory_limit))
+                return yerr(d, v, "ferry.duckdb.memory_limit: '%.40s' is not a size like 1GB or 512MiB",
+                            f->duckdb_memory_limit);
+        }
+        if ((v = ymap_get(d, db, "threads"))) {
+            if ((rc = get_bounded(d, v, "ferry.duckdb.threads", 1, MAX_DUCKDB_THREADS, &x)))
+                return rc;
+            f->duckdb_threads = (int)x;
+        }
+    }
+    return 0;
+}
+
+/* ---- top level ---- */
+
+static int parse_project(struct ydoc *d, yaml_node_t *root, const struct online_config *o, struct ferry_config *cfg)
+{
+    yaml_node_t *n = ymap_get(d, root, "project");
+    if (!n)
+        return yerr(d, root, "project: not set, but it is required");
+    int rc = yget_str(d, n, "project", &cfg->project);
+    if (rc)
+        return rc;
+    if (!yvalid_name(cfg->project))
+        return yerr(d, n, "project: '%.60s' may only contain letters, digits, '_' and '-', and must not start "
+                    "with '_' or '-'", cfg->project);
+    /* Feast rejects '-' when the store is sqlite (the name is part of table names) and, by the way
+     * its validator is written, also when online_store is null. */
+    if (strchr(cfg->project, '-') && (!o->type || strcmp(o->type, "sqlite") == 0))
+        return yerr(d, n, "project: '%.60s': names of projects with a SQLite online store cannot contain '-' "
+                    "(they are used in table names)", cfg->project);
+    return 0;
+}
+
+static int parse_materialization(struct ydoc *d, yaml_node_t *n, struct ferry_config *cfg)
+{
+    if (!n || yis_null(n))
+        return 0;
+    if (!yis_map(n))
+        return yerr(d, n, "materialization: expected a mapping, got %s", ykind(n));
+    int rc;
+    yaml_node_t *v;
+    if ((v = ymap_get(d, n, "pull_latest_features")) &&
+        (rc = yget_bool(d, v, "materialization.pull_latest_features", &cfg->pull_latest)))
+        return rc;
+    if ((v = ymap_get(d, n, "online_write_batch_size")) && !yis_null(v)) {
+        if ((rc = yget_int(d, v, "materialization.online_write_batch_size", &cfg->online_write_batch_size)))
+            return rc;
+        if (cfg->online_write_batch_size <= 0)
+            return yerr(d, v, "materialization.online_write_batch_size: must be greater than 0");
+    }
+    return 0;
+}
+
+static int parse_root(struct ydoc *d, const char *repo, struct ferry_config *cfg)
+{
+    yaml_node_t *root = ydoc_root(d);
+    if (!root || yis_null(root))
+        return yerr(d, NULL, "the file is empty (expected at least project and registry)");
+    if (!yis_map(root))
+        return yerr(d, root, "expected a mapping of settings at the top level, got %s", ykind(root));
+    int rc;
+    /* The online store comes first: whether the project may contain '-' depends on it. */
+    if ((rc = parse_online(d, ymap_get(d, root, "online_store"), repo, &cfg->online)) ||
+        (rc = parse_project(d, root, &cfg->online, cfg)) ||
+        (rc = parse_registry(d, root, ymap_get(d, root, "registry"), repo, cfg)) ||
+        (rc = parse_offline(d, ymap_get(d, root, "offline_store"), &cfg->offline)))
+        return rc;
+    yaml_node_t *n;
+    if ((n = ymap_get(d, root, "provider")) && !yis_null(n)) {
+        if ((rc = yget_str(d, n, "provider", &cfg->provider)))
+            return rc;
+    }
+    if (!cfg->provider)
+        cfg->provider = xstrdup("local");
+    cfg->key_version = 3;
+    if ((n = ymap_get(d, root, "entity_key_serialization_version"))) {
+        int64_t v;
+        if ((rc = yget_int(d, n, "entity_key_serialization_version", &v)))
+            return rc;
+        if (v < 1 || v > 3)
+            return yerr(d, n, "entity_key_serialization_version: %lld is not supported (use 1, 2 or 3)", (long long)v);
+        cfg->key_version = (int)v;
+    }
+    if ((rc = parse_materialization(d, ymap_get(d, root, "materialization"), cfg)))
+        return rc;
+    if ((n = ymap_get(d, root, "coerce_tz_aware")) && !yis_null(n)) {
+        bool b;
+        if ((rc = yget_bool(d, n, "coerce_tz_aware", &b)))
+            return rc;
+    }
+    /* auth, feature_server, flags, batch_engine and unknown top-level keys: accepted, unused. */
+    return parse_ferry(d, ymap_get(d, root, "ferry"), repo, &cfg->ferry);
+}
+
+int config_load(const char *repo_dir, const char *yaml_path, struct ferry_config *cfg, struct ferry_err *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    const char *repo_arg = repo_dir ? repo_dir : ".";
+    char *repo = realpath(repo_arg, NULL);
+    if (!repo)
+        return ferry_errf(err, FERRY_ECONFIG, "repo directory '%.100s': %s", repo_arg, strerror(errno));
+    cfg->repo_dir = repo;
+
+    const char *env = getenv("FEAST_FS_YAML_FILE_PATH");
+    if (yaml_path)
+        cfg->yaml_path = xstrdup(yaml_path);
+    else if (env && *env)
+        cfg->yaml_path = xstrdup(env);
+    else
+        cfg->yaml_path = path_join(repo, "feature_store.yaml");
+
+    char *raw = NULL;
+    size_t len = 0;
+    struct fbuf text;
+    fbuf_init(&text, YDOC_MAX_BYTES);
+    struct ydoc d;
+    memset(&d, 0, sizeof d);
+    int rc = file_read_all(cfg->yaml_path, YDOC_MAX_BYTES, &raw, &len, err);
+    if (rc) {
+        /* A missing or unreadable config is a configuration problem for the caller. */
+        if (rc == FERRY_ENOTFOUND)
+            rc = ferry_errf(err, FERRY_ECONFIG, "%.150s: no such file (is %s the feature repo?)",
+                            cfg->yaml_path, repo_dir ? "the -c directory" : "the current directory");
+        else if (err)
+            err->code = FERRY_ECONFIG;    /* keep file_read_all's message, which names the file */
+        rc = FERRY_ECONFIG;
+        goto out;
+    }
+    if ((rc = expand_vars(raw, len, &text)) || (rc = fbuf_reserve(&text, 0))) {
+        rc = ferry_errf(err, FERRY_ECONFIG, "%s: %s", base_name(cfg->yaml_path),
+                        rc == FERRY_ELIMIT ? "larger than 4 MiB after $VAR expansion" : "out of memory");
+        goto out;
+    }
+    if ((rc = ydoc_load(&d, text.data, text.len, base_name(cfg->yaml_path), err)))
+        goto out;
+    rc = parse_root(&d, repo, cfg);
+out:
+    ydoc_cleanup(&d);
+    fbuf_cleanup(&text);
+    free(raw);
+    if (rc)
+        config_cleanup(cfg);
+    return rc;
+}
+
+void config_cleanup(struct ferry_config *cfg)
+{
+    free(cfg->repo_dir);
+    free(cfg->yaml_path);
+    free(cfg->project);
+    free(cfg->provider);
+    free(cfg->registry_path);
+    free(cfg->registry_type);
+    free(cfg->online.type);
+    free(cfg->online.path);
+    free(cfg->online.connection_string);
+    free(cfg->online.redis_type);
+    free(cfg->online.sentinel_master);
+    free(cfg->offline.type);
+    free(cfg->ferry.features_path);
+    free(cfg->ferry.duckdb_memory_limit);
+    memset(cfg, 0, sizeof *cfg);
+}
