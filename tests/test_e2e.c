@@ -257,7 +257,7 @@ static void run_bad_case(const struct bad_case *c)
     if (!c->data_at_apply)
         copy_file(test_fixture("driver_stats.parquet"), data);
     const char *good[] = {"-c", dir, "materialize", "2021-04-12", "2021-04-13", NULL};
-    if (c->features == NULL || strstr(c->features, "bogus") == NULL) {
+    if (c->data_at_apply) { /* views that can be materialized get a first window */
         test_run_ferry(&r, NULL, good);
         expect_ok(&r);
         run_result_cleanup(&r);
