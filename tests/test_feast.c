@@ -259,7 +259,7 @@ TEST(py_float_repr_matches_cpython)
 
 /* ---- Value -> JSON (§8.3) ---- */
 
-static char *json_of(const Feast__Types__Value *v)
+static const char *json_of(const Feast__Types__Value *v)
 {
     static unsigned char packed[4096];
     size_t n = feast__types__value__pack(v, packed);
@@ -267,7 +267,10 @@ static char *json_of(const Feast__Types__Value *v)
     DECL_ERR;
     fbuf_init(&out, 1 << 20);
     ASSERT_OK(feast_value_to_json(packed, n, &out, e), e);
-    return out.data; /* leaked on purpose: each test is its own process */
+    static char result[4096];
+    snprintf(result, sizeof result, "%s", out.data ? out.data : "");
+    fbuf_cleanup(&out);
+    return result;
 }
 
 static const char *json_of_bytes(const char *hex_bytes, size_t n)
@@ -276,7 +279,10 @@ static const char *json_of_bytes(const char *hex_bytes, size_t n)
     DECL_ERR;
     fbuf_init(&out, 1 << 20);
     ASSERT_OK(feast_value_to_json(hex_bytes, n, &out, e), e);
-    return out.data ? out.data : "";
+    static char result[4096];
+    snprintf(result, sizeof result, "%s", out.data ? out.data : "");
+    fbuf_cleanup(&out);
+    return result;
 }
 
 TEST(json_scalars)

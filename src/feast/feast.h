@@ -182,7 +182,19 @@ static inline const struct feast_batch_cell *feast_batch_cell(const struct feast
 enum feast_src_kind { FEAST_SRC_INT = 1, FEAST_SRC_FLOAT, FEAST_SRC_STRING, FEAST_SRC_BOOL,
                       FEAST_SRC_TIMESTAMP, FEAST_SRC_BYTES, FEAST_SRC_DECIMAL, FEAST_SRC_LIST };
 /* Whether a source column of this kind (and element kind, for lists) can become the declared
- * type, following Feast's conversion rules (§2.6). */
+ * type, following Feast's conversion rules (§2.6). The matrix (scalar columns):
+ *   Bytes <- BYTES              String <- INT, FLOAT, STRING, BOOL, DECIMAL
+ *   Int32, Int64 <- INT, FLOAT (truncated), BOOL, DECIMAL; Int64 also <- TIMESTAMP (seconds)
+ *   Float64 <- INT, FLOAT, DECIMAL        Float32 <- INT, FLOAT, BOOL, DECIMAL
+ *   Bool <- BOOL, INT (non-zero)          UnixTimestamp <- TIMESTAMP (floor seconds), INT (seconds)
+ *   Json <- STRING (must parse), INT, FLOAT, BOOL (json.dumps)
+ * List columns (kind LIST) by element kind: Array(Int32|Int64) <- INT; Array(Float32|Float64) <-
+ * FLOAT; Array(Bool) <- BOOL; Array(String) <- STRING; Array(Bytes) <- BYTES; Array(UnixTimestamp)
+ * <- TIMESTAMP, INT; Array(Json) <- STRING, INT, FLOAT, BOOL.
+ * Setter per kind: INT feast_row_int, FLOAT feast_row_double, STRING feast_row_str, BOOL
+ * feast_row_bool, TIMESTAMP feast_row_time, BYTES feast_row_bytes (list elements:
+ * feast_row_list_str), DECIMAL feast_row_str with the decimal text for String and feast_row_double
+ * otherwise. A NaN passed to a scalar setter is null (pd.isnull), except for Json ("NaN"). */
 bool feast_src_compatible(int vtype, int kind, int elem_kind);
 const char *feast_src_kind_name(int kind);
 /* The same for entity key columns, which take the kinds of the feast_row_key_* setters only:
