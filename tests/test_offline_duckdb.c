@@ -81,14 +81,6 @@ static int64_t utc(int y, int mo, int d, int h, int mi, int sec, int64_t ns)
     return (int64_t)timegm(&tm) * FERRY_NS_PER_SEC + ns;
 }
 
-/* TEMPORARY until core/time.c is merged here (it lives on another branch): the batch code needs
- * this one function. Weak, so the real definition wins as soon as it is linked in. */
-__attribute__((weak)) int64_t ferry_time_floor_sec(int64_t ns)
-{
-    int64_t q = ns / FERRY_NS_PER_SEC;
-    return (ns % FERRY_NS_PER_SEC < 0) ? q - 1 : q;
-}
-
 /* ---- views by hand ---- */
 
 static void add_feature(struct feast_feature **a, size_t *n, const char *name, int vt)

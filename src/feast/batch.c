@@ -15,14 +15,6 @@
 #include "core/util.h"
 #include "feast/feast_internal.h"
 
-/* Floor division of ns to seconds (numpy's datetime64[s] cast). Local, because core/time.c is
- * not part of every build of this module. */
-static int64_t floor_sec(int64_t ns)
-{
-    int64_t q = ns / FERRY_NS_PER_SEC;
-    return (ns % FERRY_NS_PER_SEC < 0) ? q - 1 : q;
-}
-
 /* ---- schema ---- */
 
 static bool feature_vtype_supported(int vt)
@@ -577,7 +569,7 @@ int feast_row_time(struct feast_batch *b, size_t f, int64_t ns, struct ferry_err
         return rc;
     switch (b->schema->feature_vtypes[f]) {
     /* datetime64 cast to [s] floors */
-    case FEAST_VT_UNIX_TIMESTAMP: return emit_ts(b, f, floor_sec(ns), err);
+    case FEAST_VT_UNIX_TIMESTAMP: return emit_ts(b, f, ferry_time_floor_sec(ns), err);
     /* int(ts.timestamp()) truncates toward zero */
     case FEAST_VT_INT64: return emit_int64(b, f, ns / FERRY_NS_PER_SEC, err);
     default: return type_err(b, f, "timestamp", err);
@@ -726,7 +718,7 @@ int feast_row_list_time(struct feast_batch *b, int64_t ns, struct ferry_err *err
     int et = list_elem_vtype(b, err);
     switch (et) {
     case FEAST_VT_INVALID: return FERRY_EINTERNAL;
-    case FEAST_VT_UNIX_TIMESTAMP: return list_add_varint(b, (uint64_t)floor_sec(ns), err);
+    case FEAST_VT_UNIX_TIMESTAMP: return list_add_varint(b, (uint64_t)ferry_time_floor_sec(ns), err);
     default: return list_type_err(b, "timestamp", err);
     }
 }
@@ -848,7 +840,7 @@ int feast_row_key_time(struct feast_batch *b, size_t k, int64_t ns, struct ferry
         return rc;
     int vt = b->schema->key_vtypes[k];
     if (vt == FEAST_VT_UNIX_TIMESTAMP)
-        b->pending_keys[k] = (struct feast_scalar){.vtype = vt, .i = floor_sec(ns)};
+        b->pending_keys[k] = (struct feast_scalar){.vtype = vt, .i = ferry_time_floor_sec(ns)};
     else if (vt == FEAST_VT_INT64)
         b->pending_keys[k] = (struct feast_scalar){.vtype = vt, .i = ns / FERRY_NS_PER_SEC};
     else

@@ -103,10 +103,9 @@ void reg_ts_set(Feast__Core__Timestamp **field, int64_t ns)
 
 int64_t reg_now_ns(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
     /* Python's datetime has microseconds: Feast writes nanos = µs * 1000. Do the same. */
-    return (int64_t)t.tv_sec * FERRY_NS_PER_SEC + (t.tv_nsec / 1000) * 1000;
+    int64_t now = ferry_now_ns();
+    return now - now % 1000;
 }
 
 char *reg_str_new(const char *s)
@@ -259,6 +258,15 @@ static void infer_entity_columns(struct feast_view *v, const Feast__Core__Regist
     }
 }
 
+/* Batch and stream views share FeatureViewMeta: intervals, state and timestamps. */
+static void meta_from_pb(struct feast_view *v, const Feast__Core__FeatureViewMeta *m)
+{
+    intervals_from_meta(v, m);
+    v->state = m ? m->state : 0;
+    v->created_ns = m ? reg_ts_ns(m->created_timestamp) : FERRY_TIME_NONE;
+    v->updated_ns = m ? reg_ts_ns(m->last_updated_timestamp) : FERRY_TIME_NONE;
+}
+
 static void view_from_fv(struct feast_view *v, const Feast__Core__FeatureView *fv)
 {
     const Feast__Core__FeatureViewSpec *s = fv->spec;
@@ -275,10 +283,7 @@ static void view_from_fv(struct feast_view *v, const Feast__Core__FeatureView *f
     source_from_pb(&v->source, s->batch_source);
     v->description = dup_nonempty(s->description);
     v->tags = kvs_from_pb((void *const *)s->tags, s->n_tags, &v->ntags);
-    intervals_from_meta(v, m);
-    v->state = m ? m->state : 0;
-    v->created_ns = m ? reg_ts_ns(m->created_timestamp) : FERRY_TIME_NONE;
-    v->updated_ns = m ? reg_ts_ns(m->last_updated_timestamp) : FERRY_TIME_NONE;
+    meta_from_pb(v, m);
 }
 
 static void view_from_sfv(struct feast_view *v, const Feast__Core__StreamFeatureView *fv)
@@ -297,10 +302,7 @@ static void view_from_sfv(struct feast_view *v, const Feast__Core__StreamFeature
     source_from_pb(&v->source, s->batch_source);
     v->description = dup_nonempty(s->description);
     v->tags = kvs_from_pb((void *const *)s->tags, s->n_tags, &v->ntags);
-    intervals_from_meta(v, m);
-    v->state = m ? m->state : 0;
-    v->created_ns = m ? reg_ts_ns(m->created_timestamp) : FERRY_TIME_NONE;
-    v->updated_ns = m ? reg_ts_ns(m->last_updated_timestamp) : FERRY_TIME_NONE;
+    meta_from_pb(v, m);
 }
 
 static void view_from_odfv(struct feast_view *v, const Feast__Core__OnDemandFeatureView *fv)
