@@ -392,3 +392,33 @@ TEST(e2e_feast_registry_fixture_zipcode_features)
     free(pq);
     free(yaml);
 }
+
+/* Feast's inference order for a key type ends with the source column: driver_id is BIGINT in the
+ * fixture (DuckDB's DESCRIBE), so an untyped driver entity gets Int64 keys. */
+TEST(e2e_apply_infers_key_type_from_source_column)
+{
+    const char *dir = driver_repo("entities:\n  - name: driver\n    join_key: driver_id\n"
+                                  "sources:\n  - name: s\n    path: data/driver_stats.parquet\n"
+                                  "    timestamp_field: event_timestamp\n"
+                                  "feature_views:\n  - name: v\n    entities: [driver]\n    source: s\n"
+                                  "    schema:\n      - {name: conv_rate, dtype: Float32}\n", true);
+    struct run_result r;
+    ferry(&r, dir, "apply", NULL, NULL, NULL, NULL);
+    expect_ok(&r);
+    run_result_cleanup(&r);
+    ferry(&r, dir, "feature-views", "--json", NULL, NULL, NULL);
+    expect_ok(&r);
+    ASSERT_CONTAINS(r.out, "\"entity_columns\":[{\"name\":\"driver_id\",\"dtype\":\"Int64\"}]");
+    run_result_cleanup(&r);
+    ferry(&r, dir, "materialize", "2021-04-12", "2021-04-13", NULL, NULL);
+    expect_ok(&r);
+    run_result_cleanup(&r);
+    char *db = path_in(dir, "data/online.db"), key[256], q[256];
+    hex_key_int64(key, "driver_id", 1003);
+    snprintf(q, sizeof q, "SELECT count(*) FROM e2e_v WHERE hex(entity_key) = upper('%s')", key);
+    struct qtable got;
+    sqlite_query(db, q, &got);
+    ASSERT_EQ_STR(QCELL(&got, 0, 0), "1");
+    qtable_free(&got);
+    free(db);
+}

@@ -23,22 +23,50 @@ static void usage(FILE *out)
             "A registry written by `feast apply` needs no `ferry apply`.\n");
 }
 
-/* Checks sources that exist; a source file that does not exist yet only warns, as Feast's apply
- * does not read data either. */
-static int check_sources(const struct ferry_config *cfg, const struct feast_defs *defs, struct ferry_err *err)
+/* Feast's last inference step for an entity key's type: the source column's type. Only for
+ * columns that neither a schema entry nor the entity's value_type typed. */
+static int infer_key_types(struct offline_store *off, struct feast_view *v, bool source_exists,
+                           struct ferry_err *err)
+{
+    for (size_t k = 0; k < v->nentity_columns; k++) {
+        struct feast_feature *col = &v->entity_columns[k];
+        if (col->vtype != FEAST_VT_INVALID)
+            continue;
+        if (source_exists) {
+            const char *name = col->name;
+            int rc = offline_infer_types(off, v, &name, 1, &col->vtype, err);
+            if (rc)
+                return rc;
+        }
+        if (!feast_vtype_is_entity_key(col->vtype))
+            return ferry_errf(err, FERRY_ECONFIG,
+                              "feature view '%s': the type of join key '%s' is unknown%s: give the entity a "
+                              "value_type or add {name: %s, dtype: ...} to the view's schema",
+                              v->name, col->name,
+                              !source_exists ? " (the source file does not exist yet)"
+                              : col->vtype == FEAST_VT_INVALID ? " (no such source column)"
+                                                               : " (its source column cannot be a key)",
+                              col->name);
+    }
+    return 0;
+}
+
+/* Checks every view's source; a source file that does not exist yet only warns, as Feast's apply
+ * does not read data either. Fills key types that only the source can tell. */
+static int check_sources(const struct ferry_config *cfg, struct feast_defs *defs, struct ferry_err *err)
 {
     struct offline_store *off = NULL;
     int rc = offline_open(cfg, &off, err);
     for (size_t i = 0; i < defs->nviews && !rc; i++) {
-        const struct feast_view *v = &defs->views[i];
+        struct feast_view *v = &defs->views[i];
         char *path = path_join(cfg->repo_dir, v->source.path);
         bool exists = file_exists(path);
         free(path);
-        struct feast_schema schema;
-        if ((rc = feast_schema_init(&schema, v, cfg->key_version, err)) != 0) {
-            ferry_err_prefix(err, "feature view '%s': ", v->name);
+        if ((rc = infer_key_types(off, v, exists, err)) != 0)
             break;
-        }
+        struct feast_schema schema;
+        if ((rc = feast_schema_init(&schema, v, cfg->key_version, err)) != 0)
+            break;
         if (exists) {
             struct offline_pull pull = {.view = v, .schema = &schema};
             rc = offline_check(off, &pull, err);

@@ -38,7 +38,6 @@ static int check_views(const struct ferry_config *cfg, struct offline_store *off
         struct feast_schema schema;
         int rc = feast_schema_init(&schema, v, cfg->key_version, err);
         if (rc) {
-            ferry_err_prefix(err, "feature view '%s': ", v->name);
             fail_run(run, err);
             return rc;
         }

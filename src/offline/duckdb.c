@@ -1050,10 +1050,53 @@ out:
     return rc;
 }
 
+/* Feast's type inference from an Arrow column (type_map.py): 8/16/32-bit integers are Int32, wider
+ * ones Int64; timestamps and dates UnixTimestamp. */
+static int inferred_vtype(const struct coltype *t)
+{
+    int scalar;
+    switch (t->s.id) {
+    case DUCKDB_TYPE_TINYINT: case DUCKDB_TYPE_SMALLINT: case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_UTINYINT: case DUCKDB_TYPE_USMALLINT:
+        scalar = FEAST_VT_INT32; break;
+    case DUCKDB_TYPE_BIGINT: case DUCKDB_TYPE_UINTEGER: case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_HUGEINT: case DUCKDB_TYPE_UHUGEINT:
+        scalar = FEAST_VT_INT64; break;
+    case DUCKDB_TYPE_FLOAT: scalar = FEAST_VT_FLOAT; break;
+    case DUCKDB_TYPE_DOUBLE: case DUCKDB_TYPE_DECIMAL: scalar = FEAST_VT_DOUBLE; break;
+    case DUCKDB_TYPE_VARCHAR: scalar = FEAST_VT_STRING; break;
+    case DUCKDB_TYPE_BLOB: scalar = FEAST_VT_BYTES; break;
+    case DUCKDB_TYPE_BOOLEAN: scalar = FEAST_VT_BOOL; break;
+    default: scalar = is_time_type(t->s.id) ? FEAST_VT_UNIX_TIMESTAMP : FEAST_VT_INVALID;
+    }
+    if (!t->is_list || t->nested_list || scalar == FEAST_VT_INVALID)
+        return t->is_list ? FEAST_VT_INVALID : scalar;
+    for (int lt = FEAST_VT_BYTES_LIST; lt <= FEAST_VT_UNIX_TIMESTAMP_LIST; lt++)
+        if (feast_vtype_list_elem(lt) == scalar)
+            return lt;
+    return FEAST_VT_INVALID;
+}
+
+static int duck_infer_types(struct offline_store *st, const struct feast_view *v, const char *const *names,
+                            size_t n, int *vtypes, struct ferry_err *err)
+{
+    struct src_desc d;
+    int rc = describe(duck(st), v, &d, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        ssize_t col = find_col(&d, reverse_map(&v->source, names[i]));
+        vtypes[i] = col < 0 ? FEAST_VT_INVALID : inferred_vtype(&d.cols[col].t);
+    }
+    desc_cleanup(&d);
+    return 0;
+}
+
 const struct offline_store_type offline_duckdb_type = {
     .name = "duckdb",
     .open = duck_open,
     .check = duck_check,
     .pull_latest = duck_pull_latest,
+    .infer_types = duck_infer_types,
     .close = duck_close,
 };

@@ -111,6 +111,14 @@ int offline_pull_latest(struct offline_store *st, struct offline_pull *pull, str
     return st->type->pull_latest(st, pull, err);
 }
 
+int offline_infer_types(struct offline_store *st, const struct feast_view *view, const char *const *names,
+                        size_t n, int *vtypes, struct ferry_err *err)
+{
+    if (!st || !view || !view->source.path || (n && (!names || !vtypes)))
+        return ferry_errf(err, FERRY_EINVAL, "offline_infer_types: missing store, view, source or names");
+    return st->type->infer_types(st, view, names, n, vtypes, err);
+}
+
 void offline_close(struct offline_store *st)
 {
     if (st)

@@ -37,6 +37,11 @@ struct offline_store_type {
      * reading rows. Errors are FERRY_ESOURCE naming view, column and types. */
     int (*check)(struct offline_store *st, const struct offline_pull *pull, struct ferry_err *err);
     int (*pull_latest)(struct offline_store *st, struct offline_pull *pull, struct ferry_err *err);
+    /* The Feast ValueType that Feast's apply would infer from the source column behind each name
+     * (reverse field mapping applied); FEAST_VT_INVALID for a name with no column or an
+     * unmappable type. Reads no rows. */
+    int (*infer_types)(struct offline_store *st, const struct feast_view *view, const char *const *names,
+                       size_t n, int *vtypes, struct ferry_err *err);
     void (*close)(struct offline_store *st);
 };
 
@@ -44,6 +49,8 @@ struct offline_store_type {
 int offline_open(const struct ferry_config *cfg, struct offline_store **out, struct ferry_err *err);
 int offline_check(struct offline_store *st, const struct offline_pull *pull, struct ferry_err *err);
 int offline_pull_latest(struct offline_store *st, struct offline_pull *pull, struct ferry_err *err);
+int offline_infer_types(struct offline_store *st, const struct feast_view *view, const char *const *names,
+                        size_t n, int *vtypes, struct ferry_err *err);
 void offline_close(struct offline_store *st);
 
 /* Tests only: a hook called by offline_open/check/pull_latest before the backend (op is "open",
