@@ -61,8 +61,8 @@ static int run_view(const struct ferry_config *cfg, const struct engine_request 
     int rc = feast_schema_init(&schema, v, cfg->key_version, err);
     if (rc)
         return rc;
-    if ((rc = online_prepare(on, cfg->project, v, err)) != 0)
-        goto out;
+    /* No online_prepare here: the store creates a missing table on first write and writes an
+     * existing table in whatever Feast schema it has, without migrating it behind `apply`'s back. */
     struct pipeline_args args = {.cfg = cfg, .view = v, .schema = &schema, .offline = off, .online = on,
                                  .cancel = req->cancel, .cb = &req->cb};
     if ((rc = engine_pipeline_run(&args, run, err)) != 0)
