@@ -123,8 +123,10 @@ static int render_entity_value(struct fbuf *out, const struct engine_entity_colu
     const char *text = ent->values[r];
     int64_t i;
     bool numeric = vtype == FEAST_VT_INT32 || vtype == FEAST_VT_INT64 || vtype == FEAST_VT_UNIX_TIMESTAMP;
-    if (vtype == FEAST_VT_INVALID && ent->json_types)
-        numeric = ent->json_types[r] == 1;
+    /* A key no requested view types renders as it was given: a JSON number stays a number, and
+     * command-line text that is an integer is taken as one. */
+    if (vtype == FEAST_VT_INVALID)
+        numeric = ent->json_types ? ent->json_types[r] == 1 : true;
     if (numeric && parse_int(text, &i) == 0)
         return fbuf_addf(out, "%lld", (long long)i);
     return fbuf_add_json_str(out, text, strlen(text));
