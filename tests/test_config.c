@@ -321,8 +321,14 @@ TEST(config_ferry_block)
     const char *repo;
     ASSERT_OK(load_yaml("project: p\nregistry: r.db\nferry:\n  features: defs/my_features.yaml\n  batch_rows: 5000\n"
                         "  queue_batches: 8\n  duckdb:\n    memory_limit: 2GB\n    threads: 4\n"
-                        "  serve: {port: 6566}\n  schedules: []\n  state: {}\n", &cfg, e, &repo), e);
+                        "  serve: {port: 7000, workers: 3}\n  schedules: []\n  state: jobs/state.db\n", &cfg, e, &repo), e);
     char *want = joined(repo, "defs/my_features.yaml");
+    char *state = joined(repo, "jobs/state.db");
+    ASSERT_EQ_STR(cfg.ferry.state_path, state);
+    free(state);
+    ASSERT_EQ_INT(cfg.ferry.serve.port, 7000);
+    ASSERT_EQ_INT(cfg.ferry.serve.workers, 3);
+    ASSERT_EQ_STR(cfg.ferry.serve.host, "127.0.0.1");
     ASSERT_EQ_STR(cfg.ferry.features_path, want);
     ASSERT_EQ_INT(cfg.ferry.batch_rows, 5000);
     ASSERT_EQ_INT(cfg.ferry.queue_batches, 8);
@@ -330,6 +336,17 @@ TEST(config_ferry_block)
     ASSERT_EQ_INT(cfg.ferry.duckdb_threads, 4);
     config_cleanup(&cfg);
     free(want);
+    /* defaults: the state database sits next to the registry; Feast's port; loopback */
+    ASSERT_OK(load_yaml("project: p\nregistry: data/r.db\n", &cfg, e, &repo), e);
+    state = joined(repo, "data/ferry_state.db");
+    ASSERT_EQ_STR(cfg.ferry.state_path, state);
+    free(state);
+    ASSERT_EQ_INT(cfg.ferry.serve.port, 6566);
+    ASSERT_TRUE(cfg.ferry.serve.token == NULL);
+    config_cleanup(&cfg);
+    expect_config_error("project: p\nregistry: r.db\nferry:\n  serve:\n    token_env: FERRY_TEST_SURELY_UNSET\n",
+                        "feature_store.yaml:5: ferry.serve.token_env: environment variable FERRY_TEST_SURELY_UNSET", NULL);
+    expect_config_error("project: p\nregistry: r.db\nferry:\n  serve:\n    port: 70000\n", "ferry.serve.port", "out of range");
     expect_config_error("project: p\nregistry: r.db\nferry:\n  features: \"\"\n",
                         "feature_store.yaml:4: ferry.features: the path is empty", NULL);
     expect_config_error("project: p\nregistry: r.db\nferry:\n  batch_row: 5\n",

@@ -342,17 +342,84 @@ static int get_bounded(struct ydoc *d, yaml_node_t *n, const char *key, int64_t 
     return 0;
 }
 
+static void serve_defaults(struct serve_config *s)
+{
+    s->host = xstrdup("127.0.0.1");
+    s->port = 6566;
+    s->workers = 2;
+    s->max_body_bytes = (size_t)1 << 20;
+    s->shutdown_grace_seconds = 30;
+    s->http_threads = 4;
+}
+
+static int parse_serve(struct ydoc *d, yaml_node_t *n, struct serve_config *s)
+{
+    if (!n || yis_null(n))
+        return 0;
+    if (!yis_map(n))
+        return yerr(d, n, "ferry.serve: expected a mapping, got %s", ykind(n));
+    static const char *const keys[] = {"host", "port", "workers", "token_env", "max_body_bytes",
+                                       "shutdown_grace_seconds", "http_threads", NULL};
+    int rc = ymap_check_keys(d, n, "ferry.serve", keys, true);
+    if (rc)
+        return rc;
+    yaml_node_t *v;
+    int64_t x;
+    if ((v = ymap_get(d, n, "host"))) {
+        free(s->host);
+        s->host = NULL;
+        if ((rc = yget_str(d, v, "ferry.serve.host", &s->host)))
+            return rc;
+    }
+    if ((v = ymap_get(d, n, "port"))) {
+        if ((rc = get_bounded(d, v, "ferry.serve.port", 0, 65535, &x)))
+            return rc;
+        s->port = (int)x;
+    }
+    if ((v = ymap_get(d, n, "workers"))) {
+        if ((rc = get_bounded(d, v, "ferry.serve.workers", 1, 64, &x)))
+            return rc;
+        s->workers = (int)x;
+    }
+    if ((v = ymap_get(d, n, "http_threads"))) {
+        if ((rc = get_bounded(d, v, "ferry.serve.http_threads", 1, 256, &x)))
+            return rc;
+        s->http_threads = (int)x;
+    }
+    if ((v = ymap_get(d, n, "max_body_bytes"))) {
+        if ((rc = get_bounded(d, v, "ferry.serve.max_body_bytes", 1024, (int64_t)1 << 30, &x)))
+            return rc;
+        s->max_body_bytes = (size_t)x;
+    }
+    if ((v = ymap_get(d, n, "shutdown_grace_seconds"))) {
+        if ((rc = get_bounded(d, v, "ferry.serve.shutdown_grace_seconds", 0, 3600, &x)))
+            return rc;
+        s->shutdown_grace_seconds = (int)x;
+    }
+    if ((v = ymap_get(d, n, "token_env"))) {
+        if ((rc = yget_str(d, v, "ferry.serve.token_env", &s->token_env)))
+            return rc;
+        const char *tok = getenv(s->token_env);
+        if (!tok || !*tok)
+            return yerr(d, v, "ferry.serve.token_env: environment variable %s is not set or empty",
+                        s->token_env);
+        s->token = xstrdup(tok);
+    }
+    return 0;
+}
+
 static int parse_ferry(struct ydoc *d, yaml_node_t *n, const char *repo, struct ferry_settings *f)
 {
     f->batch_rows = DEFAULT_BATCH_ROWS;
     f->queue_batches = DEFAULT_QUEUE_BATCHES;
+    serve_defaults(&f->serve);
     if (!n || yis_null(n)) {
         f->features_path = path_join(repo, "features.yaml");
         return 0;
     }
     if (!yis_map(n))
         return yerr(d, n, "ferry: expected a mapping, got %s", ykind(n));
-    /* serve, schedules and state are reserved for future features: accepted, ignored. */
+    /* schedules is reserved for a future feature: accepted, ignored. */
     static const char *const keys[] = {"features", "batch_rows", "queue_batches", "duckdb",
                                        "serve", "schedules", "state", NULL};
     int rc = ymap_check_keys(d, n, "ferry", keys, true);
@@ -383,6 +450,19 @@ static int parse_ferry(struct ydoc *d, yaml_node_t *n, const char *repo, struct 
         if ((rc = get_bounded(d, v, "ferry.queue_batches", 1, MAX_QUEUE_BATCHES, &x)))
             return rc;
         f->queue_batches = (size_t)x;
+    }
+    if ((rc = parse_serve(d, ymap_get(d, n, "serve"), &f->serve)))
+        return rc;
+    if ((v = ymap_get(d, n, "state"))) {
+        if ((rc = yget_str(d, v, "ferry.state", &s)))
+            return rc;
+        if (!*s) {
+            free(s);
+            return yerr(d, v, "ferry.state: the path is empty");
+        }
+        f->state_path = path_join(repo, s);
+        free(s);
+        s = NULL;
     }
     yaml_node_t *db = ymap_get(d, n, "duckdb");
     if (db && !yis_null(db)) {
@@ -486,7 +566,18 @@ static int parse_root(struct ydoc *d, const char *repo, struct ferry_config *cfg
             return rc;
     }
     /* auth, feature_server, flags, batch_engine and unknown top-level keys: accepted, unused. */
-    return parse_ferry(d, ymap_get(d, root, "ferry"), repo, &cfg->ferry);
+    if ((rc = parse_ferry(d, ymap_get(d, root, "ferry"), repo, &cfg->ferry)))
+        return rc;
+    if (!cfg->ferry.state_path) {
+        /* Job history lives next to the registry by default. */
+        char *dir = xstrdup(cfg->registry_path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        cfg->ferry.state_path = slash ? path_join(dir, "ferry_state.db") : xstrdup("ferry_state.db");
+        free(dir);
+    }
+    return 0;
 }
 
 int config_load(const char *repo_dir, const char *yaml_path, struct ferry_config *cfg, struct ferry_err *err)
@@ -556,5 +647,9 @@ void config_cleanup(struct ferry_config *cfg)
     free(cfg->offline.type);
     free(cfg->ferry.features_path);
     free(cfg->ferry.duckdb_memory_limit);
+    free(cfg->ferry.state_path);
+    free(cfg->ferry.serve.host);
+    free(cfg->ferry.serve.token_env);
+    free(cfg->ferry.serve.token);
     memset(cfg, 0, sizeof *cfg);
 }

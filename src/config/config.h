@@ -27,12 +27,26 @@ struct offline_config {
     char *type;               /* "file" (default "dask" maps here), "duckdb", ... */
 };
 
+/* `ferry: serve:` — the HTTP service. */
+struct serve_config {
+    char *host;               /* default "127.0.0.1" */
+    int port;                 /* default 6566 (Feast's) */
+    int workers;              /* job worker threads, default 2 */
+    char *token_env;          /* name of the env var holding the bearer token; NULL = no auth */
+    char *token;              /* the token read from that variable at load time; NULL = no auth */
+    size_t max_body_bytes;    /* request body limit, default 1 MiB */
+    int shutdown_grace_seconds; /* how long running jobs get to reach a batch boundary, default 30 */
+    int http_threads;         /* HTTP connection threads (libmicrohttpd pool), default 4 */
+};
+
 struct ferry_settings {
     char *features_path;      /* features.yaml, resolved; default <repo>/features.yaml */
     size_t batch_rows;        /* rows per batch through the pipeline (default 10000) */
     size_t queue_batches;     /* bounded queue between reader and writer (default 4) */
     char *duckdb_memory_limit;/* DuckDB's memory_limit setting, e.g. "1GB"; NULL = DuckDB default */
     int duckdb_threads;       /* 0 = DuckDB default */
+    char *state_path;         /* job history database; default <registry dir>/ferry_state.db */
+    struct serve_config serve;
 };
 
 struct ferry_config {
