@@ -7,7 +7,8 @@ VARIANT  ?= release
 BUILD    := build/$(VARIANT)
 DUCKDB   := third_party/duckdb
 CC       ?= cc
-PKGS     := libprotobuf-c yaml-0.1 sqlite3 jansson uuid
+PKGS     := libprotobuf-c yaml-0.1 sqlite3 jansson uuid libmicrohttpd
+TEST_PKGS := libcurl
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
 CFLAGS_release := -O2 -g
 CFLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -51,7 +52,7 @@ $(BUILD)/ferry: $(BUILD)/obj/src/main.o $(BUILD)/libferry.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/ferry-tests: $(TEST_OBJ) $(BUILD)/libferry.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 $(BUILD)/datagen: tools/datagen.c
 	@mkdir -p $(BUILD)
