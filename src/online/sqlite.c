@@ -320,67 +320,11 @@ static int sqlite_write(struct online_store *st, const char *project, const stru
 
 /* ---- read ---- */
 
-static bool digits(const char *p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        v = v * 10 + (p[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* The pre-v0.42 text form written by Python's default adapter: "YYYY-MM-DD HH:MM:SS[.ffffff]"
- * (naive UTC); also accepts 'T' and a trailing "Z" or "+HH:MM"/"-HH:MM". */
+/* The pre-v0.42 text form written by Python's default adapter, "YYYY-MM-DD HH:MM:SS[.ffffff]"
+ * (naive UTC), is one of the forms ferry's own timestamp parser reads. */
 static bool parse_text_ts(const char *t, int64_t *ns)
 {
-    int y, mo, d, h, mi, se, oh = 0, om = 0;
-    size_t n = strlen(t);
-    if (n < 19 || !digits(t, 4, &y) || t[4] != '-' || !digits(t + 5, 2, &mo) || t[7] != '-' ||
-        !digits(t + 8, 2, &d) || (t[10] != ' ' && t[10] != 'T') || !digits(t + 11, 2, &h) || t[13] != ':' ||
-        !digits(t + 14, 2, &mi) || t[16] != ':' || !digits(t + 17, 2, &se))
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-        return false;
-    const char *p = t + 19;
-    int64_t frac = 0;
-    if (*p == '.') {
-        int nd = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++, nd++)
-            if (nd < 9)
-                frac = frac * 10 + (*p - '0');
-        if (nd == 0)
-            return false;
-        for (; nd < 9; nd++)
-            frac *= 10;
-    }
-    int sign = 0;
-    if (*p == 'Z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        sign = *p == '-' ? -1 : 1;
-        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om))
-            return false;
-        p += 6;
-    }
-    if (*p)
-        return false;
-    int64_t sec = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - sign * (oh * 3600 + om * 60);
-    *ns = sec * FERRY_NS_PER_SEC + frac;
-    return true;
+    return ferry_time_parse(t, ns, NULL) == 0;
 }
 
 /* The stored event_ts as ns; FERRY_TIME_NONE for NULL. */
