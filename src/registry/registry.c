@@ -267,42 +267,36 @@ static void meta_from_pb(struct feast_view *v, const Feast__Core__FeatureViewMet
     v->updated_ns = m ? reg_ts_ns(m->last_updated_timestamp) : FERRY_TIME_NONE;
 }
 
+/* The batch and stream view specs are different generated types with the same field names for
+ * what the model needs, so one macro reads both. */
+#define VIEW_SPEC_COMMON(v, s, m)                                                                  \
+    do {                                                                                           \
+        (v)->name = xstrdup((s)->name);                                                            \
+        (v)->entities = strs_copy((s)->entities, (s)->n_entities, &(v)->nentities);                \
+        (v)->entity_columns = features_from_pb((s)->entity_columns, (s)->n_entity_columns,        \
+                                               &(v)->nentity_columns);                             \
+        (v)->features = features_from_pb((s)->features, (s)->n_features, &(v)->nfeatures);         \
+        (v)->ttl_ns = duration_ns((s)->ttl);                                                       \
+        (v)->online = (s)->online;                                                                 \
+        (v)->disabled = (s)->disabled;                                                             \
+        source_from_pb(&(v)->source, (s)->batch_source);                                           \
+        (v)->description = dup_nonempty((s)->description);                                         \
+        (v)->tags = kvs_from_pb((void *const *)(s)->tags, (s)->n_tags, &(v)->ntags);               \
+        meta_from_pb((v), (m));                                                                    \
+    } while (0)
+
 static void view_from_fv(struct feast_view *v, const Feast__Core__FeatureView *fv)
 {
-    const Feast__Core__FeatureViewSpec *s = fv->spec;
-    const Feast__Core__FeatureViewMeta *m = fv->meta;
     v->kind = FEAST_VIEW_BATCH;
-    v->name = xstrdup(s->name);
-    v->entities = strs_copy(s->entities, s->n_entities, &v->nentities);
-    v->entity_columns = features_from_pb(s->entity_columns, s->n_entity_columns, &v->nentity_columns);
-    v->features = features_from_pb(s->features, s->n_features, &v->nfeatures);
-    v->ttl_ns = duration_ns(s->ttl);
-    v->online = s->online;
-    v->offline = s->offline;
-    v->disabled = s->disabled;
-    source_from_pb(&v->source, s->batch_source);
-    v->description = dup_nonempty(s->description);
-    v->tags = kvs_from_pb((void *const *)s->tags, s->n_tags, &v->ntags);
-    meta_from_pb(v, m);
+    VIEW_SPEC_COMMON(v, fv->spec, fv->meta);
+    v->offline = fv->spec->offline;
 }
 
 static void view_from_sfv(struct feast_view *v, const Feast__Core__StreamFeatureView *fv)
 {
-    const Feast__Core__StreamFeatureViewSpec *s = fv->spec;
-    const Feast__Core__FeatureViewMeta *m = fv->meta;
     v->kind = FEAST_VIEW_STREAM;
-    v->name = xstrdup(s->name);
-    v->entities = strs_copy(s->entities, s->n_entities, &v->nentities);
-    v->entity_columns = features_from_pb(s->entity_columns, s->n_entity_columns, &v->nentity_columns);
-    v->features = features_from_pb(s->features, s->n_features, &v->nfeatures);
-    v->ttl_ns = duration_ns(s->ttl);
-    v->online = s->online;
+    VIEW_SPEC_COMMON(v, fv->spec, fv->meta);
     v->offline = false;            /* stream views have no offline flag */
-    v->disabled = s->disabled;
-    source_from_pb(&v->source, s->batch_source);
-    v->description = dup_nonempty(s->description);
-    v->tags = kvs_from_pb((void *const *)s->tags, s->n_tags, &v->ntags);
-    meta_from_pb(v, m);
 }
 
 static void view_from_odfv(struct feast_view *v, const Feast__Core__OnDemandFeatureView *fv)
