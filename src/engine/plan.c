@@ -126,6 +126,11 @@ int engine_plan_views(const struct ferry_config *cfg, const struct engine_reques
 {
     memset(plan, 0, sizeof *plan);
     int64_t now = req->now_ns ? req->now_ns : ferry_now_ns();
+    /* Versioned tables ({project}_{view}_v{N}) would need the version from the registry; writing
+     * the unversioned table instead would silently feed readers stale data. */
+    if (cfg->registry_versioning)
+        return ferry_errf(err, FERRY_ECONFIG,
+                          "registry.enable_online_feature_view_versioning is not supported by ferry yet");
     if (req->mode == ENGINE_MATERIALIZE && req->start_ns > req->end_ns) {
         char a[FERRY_TIME_BUF], b[FERRY_TIME_BUF];
         return ferry_errf(err, FERRY_EINVAL, "start %s is after end %s",
