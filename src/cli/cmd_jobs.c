@@ -110,6 +110,8 @@ static int print_list(const char *json)
                jstr(job, "status", "?"), views, short_time(jstr(job, "created_at", NULL), created, sizeof created),
                duration_text(job, dur, sizeof dur), jstr(job, "trigger", ""));
     }
+    if (!json_array_size(jobs))
+        printf("(no jobs)\n");
     json_int_t total = json_integer_value(json_object_get(root, "total"));
     json_int_t offset = json_integer_value(json_object_get(root, "offset"));
     size_t shown = json_array_size(jobs);
@@ -130,6 +132,14 @@ static int print_job(const char *json)
     }
     char views[1024], dur[32];
     join_views(json_object_get(job, "views"), views, sizeof views, sizeof views - 1);
+    for (char *c = views; (c = strchr(c, ',')) != NULL;) { /* "a,b" -> "a, b" when it fits */
+        size_t rest = strlen(c);
+        if ((size_t)(c - views) + rest + 2 > sizeof views)
+            break;
+        memmove(c + 2, c + 1, rest);
+        c[1] = ' ';
+        c += 2;
+    }
     printf("Job %s%s%s\n", cli_bold(), jstr(job, "id", "?"), cli_reset());
     printf("  kind:      %s\n", jstr(job, "kind", "?"));
     printf("  status:    %s\n", jstr(job, "status", "?"));

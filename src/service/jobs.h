@@ -66,7 +66,9 @@ int jobs_list_json(struct job_manager *m, const char *status, const char *view, 
 /* Views of a job (for the 202 answer); caller frees with jobs_free_views. */
 int jobs_views(struct job_manager *m, const char *id, char ***views, size_t *n);
 void jobs_free_views(char **views, size_t n);
-/* Counts of jobs in memory by status, for /metrics. */
+/* Counts by status, for /metrics: [JOB_QUEUED] and [JOB_RUNNING] are the jobs queued and running
+ * now; [JOB_SUCCEEDED], [JOB_FAILED] and [JOB_CANCELLED] count jobs finished by this process since
+ * jobs_start (monotonic, fit for counters). */
 void jobs_counts(struct job_manager *m, uint64_t counts[5]);
 
 #endif
