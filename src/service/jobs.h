@@ -42,7 +42,9 @@ struct job_manager;
  * error "interrupted") and starts cfg->ferry.serve.workers worker threads. cfg must outlive it. */
 int jobs_start(const struct ferry_config *cfg, struct job_manager **out, struct ferry_err *err);
 /* Stops taking submissions, cancels queued jobs, asks running jobs to stop at their next batch
- * boundary, waits up to grace_seconds for them, joins the workers and frees everything. */
+ * boundary, waits up to grace_seconds for them, joins the workers and frees everything. A job still
+ * running when the grace period ends is logged and still joined (it stops at its next batch).
+ * Every other jobs_* call must have returned before this is called (stop the HTTP server first). */
 void jobs_stop(struct job_manager *m, int grace_seconds);
 
 /* Validates and queues. On success writes the job id (a new one, or the earlier job's for a repeated
