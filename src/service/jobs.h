@@ -42,7 +42,9 @@ struct job_manager;
  * error "interrupted") and starts cfg->ferry.serve.workers worker threads. cfg must outlive it. */
 int jobs_start(const struct ferry_config *cfg, struct job_manager **out, struct ferry_err *err);
 /* Stops taking submissions, cancels queued jobs, asks running jobs to stop at their next batch
- * boundary, waits up to grace_seconds for them, joins the workers and frees everything. */
+ * boundary, waits up to grace_seconds for them, joins the workers and frees everything. A job still
+ * running when the grace period ends is logged and still joined (it stops at its next batch).
+ * Every other jobs_* call must have returned before this is called (stop the HTTP server first). */
 void jobs_stop(struct job_manager *m, int grace_seconds);
 
 /* Validates and queues. On success writes the job id (a new one, or the earlier job's for a repeated
@@ -66,7 +68,9 @@ int jobs_list_json(struct job_manager *m, const char *status, const char *view, 
 /* Views of a job (for the 202 answer); caller frees with jobs_free_views. */
 int jobs_views(struct job_manager *m, const char *id, char ***views, size_t *n);
 void jobs_free_views(char **views, size_t n);
-/* Counts of jobs in memory by status, for /metrics. */
+/* Counts by status, for /metrics: [JOB_QUEUED] and [JOB_RUNNING] are the jobs queued and running
+ * now; [JOB_SUCCEEDED], [JOB_FAILED] and [JOB_CANCELLED] count jobs finished by this process since
+ * jobs_start (monotonic, fit for counters). */
 void jobs_counts(struct job_manager *m, uint64_t counts[5]);
 
 #endif
