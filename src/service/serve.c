@@ -6,6 +6,7 @@
 #include "service/service.h"
 
 #include "core/log.h"
+#include "core/time.h"
 #include "service/http.h"
 #include "service/jobs.h"
 #include "service/metrics.h"
@@ -58,8 +59,9 @@ int service_serve(const struct ferry_config *cfg, const char *host, int port, st
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0)
         ;
-    fprintf(stderr, "{\"level\":\"info\",\"msg\":\"shutdown\",\"signal\":\"%s\",\"grace_seconds\":%d}\n",
-            sig == SIGINT ? "SIGINT" : "SIGTERM", sc->shutdown_grace_seconds);
+    char ts[FERRY_TIME_BUF];
+    fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"shutdown\",\"signal\":\"%s\",\"grace_seconds\":%d}\n",
+            ferry_time_format_iso(ferry_now_ns(), ts), sig == SIGINT ? "SIGINT" : "SIGTERM", sc->shutdown_grace_seconds);
     http_quiesce(http);
     jobs_stop(svc.jobs, sc->shutdown_grace_seconds);
     http_stop(http);
