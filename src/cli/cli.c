@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
     {"materialize-incremental", cli_materialize_incremental, "materialize views from their last end up to END"},
     {"get-online-features", cli_get_online_features, "read feature values from the online store (Feast's JSON)"},
     {"feature-views", cli_feature_views, "list feature views, their intervals and freshness"},
+    {"serve", cli_serve, "serve Feast's HTTP API for materialization and online reads, with jobs and metrics"},
     {"jobs", cli_jobs, "list the service's jobs from its job history (no server needed)"},
     {"job", cli_job, "show one service job with its per-view results"},
 };

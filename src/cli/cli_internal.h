@@ -30,6 +30,7 @@ int cli_materialize(struct cli_ctx *ctx, int argc, char **argv);
 int cli_materialize_incremental(struct cli_ctx *ctx, int argc, char **argv);
 int cli_get_online_features(struct cli_ctx *ctx, int argc, char **argv);
 int cli_feature_views(struct cli_ctx *ctx, int argc, char **argv);
+int cli_serve(struct cli_ctx *ctx, int argc, char **argv);
 int cli_jobs(struct cli_ctx *ctx, int argc, char **argv);
 int cli_job(struct cli_ctx *ctx, int argc, char **argv);
 
