@@ -310,6 +310,13 @@ TEST(http_sync_materialize_writes_online_store)
     expect_clean_stop(&s);
     char *err = test_read_file(s.errpath, NULL);
     ASSERT_CONTAINS(err, "\"msg\":\"request\",\"method\":\"POST\",\"path\":\"/materialize\",\"status\":200,\"ms\":");
+    /* ... and one per job event, the last with the per-view rows. */
+    ASSERT_CONTAINS(err, "\"msg\":\"job\",\"job\":\"");
+    ASSERT_CONTAINS(err, "\"event\":\"queued\",\"kind\":\"materialize\",\"trigger\":\"http\"");
+    ASSERT_CONTAINS(err, "\"event\":\"running\"");
+    ASSERT_CONTAINS(err, "\"event\":\"succeeded\"");
+    ASSERT_CONTAINS(err, "\"status\":\"succeeded\",\"rows_read\":5,\"rows_written\":5");
+    ASSERT_CONTAINS(err, "\"msg\":\"shutdown\",\"signal\":\"SIGTERM\"");
     free(err);
 }
 

@@ -6,6 +6,7 @@
  * pass the limit (the rest is drained, never stored). Idle connections time out and the number of
  * connections is capped, so no client can pin the server. */
 #include "service/http.h"
+#include "service/svc_log.h"
 
 #include "core/log.h"
 #include "core/time.h"
@@ -135,19 +136,16 @@ static double elapsed_sec(const struct timespec *t0)
 
 static void log_request(const char *method, const char *path, int status, double seconds)
 {
-    char ts[FERRY_TIME_BUF];
-    struct fbuf line;
-    fbuf_init(&line, 8192);
-    fbuf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"request\",\"method\":",
-              ferry_time_format_iso(ferry_now_ns(), ts), status >= 500 ? "error" : "info");
-    fbuf_add_json_str(&line, method, strlen(method));
-    fbuf_adds(&line, ",\"path\":");
+    struct fbuf extra;
+    fbuf_init(&extra, 8192);
+    fbuf_adds(&extra, ",\"method\":");
+    fbuf_add_json_str(&extra, method, strlen(method));
+    fbuf_adds(&extra, ",\"path\":");
     /* A path longer than the line buffer is cut, not dropped: the log line must still be written. */
-    fbuf_add_json_str(&line, path, strnlen(path, 2048));
-    fbuf_addf(&line, ",\"status\":%d,\"ms\":%.3f}\n", status, seconds * 1e3);
-    if (line.data)
-        fputs(line.data, stderr);   /* one call per line, so lines of different threads do not mix */
-    fbuf_cleanup(&line);
+    fbuf_add_json_str(&extra, path, strnlen(path, 2048));
+    fbuf_addf(&extra, ",\"status\":%d,\"ms\":%.3f", status, seconds * 1e3);
+    svc_log(status >= 500 ? "error" : "info", "request", extra.data);
+    fbuf_cleanup(&extra);
 }
 
 static enum MHD_Result answer(struct MHD_Connection *conn, struct req_state *st, const char *method,

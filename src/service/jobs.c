@@ -10,6 +10,7 @@
  * Scheduling: a queued job is runnable when no running job and no older queued job shares a view
  * with it, so jobs on one view run strictly in submission order even when force let them queue. */
 #include "service/jobs.h"
+#include "service/svc_log.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -251,6 +252,35 @@ static void on_view_done(void *ctx, const struct engine_view_run *run)
 }
 
 /* Runs one job with no lock held and writes its outcome. */
+/* One JSON log line per job event: its id, kind, trigger, views and, when finished, the per-view
+ * results and the error. */
+static void log_job_event(const struct job *j, const char *event, const char *level, const char *results_json,
+                          const char *error)
+{
+    struct fbuf x;
+    fbuf_init(&x, 65536);
+    fbuf_adds(&x, ",\"job\":");
+    fbuf_add_json_str(&x, j->id, strlen(j->id));
+    fbuf_addf(&x, ",\"event\":\"%s\",\"kind\":\"%s\",\"trigger\":", event,
+              j->kind == JOB_MATERIALIZE ? "materialize" : "materialize-incremental");
+    fbuf_add_json_str(&x, j->trigger ? j->trigger : "", j->trigger ? strlen(j->trigger) : 0);
+    fbuf_adds(&x, ",\"views\":[");
+    for (size_t i = 0; i < j->nviews; i++) {
+        if (i)
+            fbuf_addc(&x, ',');
+        fbuf_add_json_str(&x, j->views[i], strlen(j->views[i]));
+    }
+    fbuf_addc(&x, ']');
+    if (results_json)
+        fbuf_addf(&x, ",\"results\":%s", results_json);
+    if (error) {
+        fbuf_adds(&x, ",\"error\":");
+        fbuf_add_json_str(&x, error, strlen(error));
+    }
+    svc_log(level, "job", x.data);
+    fbuf_cleanup(&x);
+}
+
 static void run_job(struct job_manager *m, struct job *j)
 {
     struct engine_plan plan = {0};
@@ -299,10 +329,8 @@ static void run_job(struct job_manager *m, struct job *j)
     pthread_cond_broadcast(&m->work); /* its views are free again */
     pthread_mutex_unlock(&m->mu);
 
-    if (status == JOB_FAILED)
-        LOG_WARN("job %s failed: %s", j->id, row.error);
-    else
-        LOG_INFO("job %s %s", j->id, job_status_name(status));
+    log_job_event(j, job_status_name(status), status == JOB_FAILED ? "warning" : "info", results,
+                  status == JOB_SUCCEEDED ? NULL : row.error);
     free(results);
     free(c.reported);
     engine_plan_cleanup(&plan);
@@ -328,7 +356,7 @@ static void *worker_main(void *arg)
         if (state_update(m->db, &row, &e) != 0)
             LOG_ERROR("job %s: %s", j->id, e.msg);
         pthread_mutex_unlock(&m->mu);
-        LOG_INFO("job %s running", j->id);
+        log_job_event(j, "running", "info", NULL, NULL);
         run_job(m, j);
         pthread_mutex_lock(&m->mu);
     }
@@ -533,6 +561,7 @@ int jobs_submit(struct job_manager *m, const struct job_spec *spec, char id[JOB_
         m->cap = m->cap ? m->cap * 2 : 16;
         m->jobs = xrealloc(m->jobs, m->cap * sizeof *m->jobs);
     }
+    log_job_event(j, "queued", "info", NULL, NULL);
     m->jobs[m->njobs++] = j;
     memcpy(id, j->id, JOB_ID_LEN);
     j = NULL;

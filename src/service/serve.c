@@ -10,6 +10,7 @@
 #include "service/http.h"
 #include "service/jobs.h"
 #include "service/metrics.h"
+#include "service/svc_log.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -59,9 +60,10 @@ int service_serve(const struct ferry_config *cfg, const char *host, int port, st
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0)
         ;
-    char ts[FERRY_TIME_BUF];
-    fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"shutdown\",\"signal\":\"%s\",\"grace_seconds\":%d}\n",
-            ferry_time_format_iso(ferry_now_ns(), ts), sig == SIGINT ? "SIGINT" : "SIGTERM", sc->shutdown_grace_seconds);
+    char extra[96];
+    snprintf(extra, sizeof extra, ",\"signal\":\"%s\",\"grace_seconds\":%d", sig == SIGINT ? "SIGINT" : "SIGTERM",
+             sc->shutdown_grace_seconds);
+    svc_log("info", "shutdown", extra);
     http_quiesce(http);
     jobs_stop(svc.jobs, sc->shutdown_grace_seconds);
     http_stop(http);
