@@ -762,3 +762,53 @@ TEST(http_health_503_without_registry_and_sigterm_during_sync_job)
     free(reg);
     free(moved);
 }
+
+/* A server killed with SIGKILL in the middle of a job: at the next start the job is failed with
+ * "interrupted", nothing was recorded for its window, and the same request then runs to the end. */
+TEST(http_restart_after_sigkill_marks_running_job_interrupted)
+{
+    const char *dir = make_repo("ferry:\n  batch_rows: 100\n  queue_batches: 1\n", true);
+    struct server s;
+    start_server(&s, dir);
+    struct resp r = request(&s, "POST", "/materialize?async=true", MAT_BODY);
+    EXPECT_STATUS(r, 202);
+    char *id = json_field(r.body, "job_id");
+    resp_free(&r);
+    char *st = wait_job(&s, id, "running");
+    ASSERT_EQ_STR(st, "running");
+    free(st);
+    kill(s.pid, SIGKILL);
+    int wst;
+    waitpid(s.pid, &wst, 0);
+
+    start_server(&s, dir);
+    char path[128];
+    snprintf(path, sizeof path, "/jobs/%s", id);
+    r = request(&s, "GET", path, NULL);
+    EXPECT_STATUS(r, 200);
+    ASSERT_CONTAINS(r.body, "\"status\":\"failed\"");
+    ASSERT_CONTAINS(r.body, "\"error\":\"interrupted\"");
+    resp_free(&r);
+    /* the registry records nothing for the interrupted window */
+    const char *argv[] = {"-c", dir, "feature-views", "--json", NULL};
+    struct run_result fv;
+    test_run_ferry(&fv, NULL, argv);
+    ASSERT_EQ_INT(fv.status, 0);
+    ASSERT_CONTAINS(fv.out, "\"intervals\":[]");
+    run_result_cleanup(&fv);
+
+    r = request(&s, "POST", "/materialize", MAT_BODY);
+    EXPECT_STATUS(r, 200);
+    resp_free(&r);
+    char *db = path_in(dir, "data/online.db");
+    struct qtable cnt;
+    sqlite_query(db, "SELECT count(DISTINCT entity_key) FROM e2e_driver_hourly_stats", &cnt);
+    ASSERT_EQ_STR(QCELL(&cnt, 0, 0), "60000");
+    qtable_free(&cnt);
+    test_run_ferry(&fv, NULL, argv);
+    ASSERT_CONTAINS(fv.out, "\"intervals\":[{\"start\":\"2021-04-12T00:00:00Z\",\"end\":\"2021-04-20T00:00:00Z\"}]");
+    run_result_cleanup(&fv);
+    free(db);
+    free(id);
+    expect_clean_stop(&s);
+}
