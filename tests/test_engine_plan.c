@@ -137,3 +137,18 @@ TEST(plan_incremental_start_rules)
     ASSERT_TRUE(plan.runs[0].up_to_date);
     engine_plan_cleanup(&plan);
 }
+
+TEST(plan_incremental_lookback_rereads_recent_time)
+{
+    struct feast_interval iv = {S(1618000000), S(1618250000)};
+    struct feast_view v = make_view("iv", FEAST_VIEW_BATCH, true, S(3600));
+    v.intervals = &iv;
+    v.nintervals = 1;
+    struct ferry_config c = cfg();
+    struct engine_plan plan;
+    struct ferry_err err = {0};
+    struct engine_request req = {.mode = ENGINE_INCREMENTAL, .end_ns = NOW, .now_ns = NOW, .lookback_ns = S(1800)};
+    ASSERT_OK(engine_plan_views(&c, &req, &v, 1, &plan, &err), &err);
+    ASSERT_EQ_INT(plan.runs[0].start_ns, S(1618250000 - 1800));
+    engine_plan_cleanup(&plan);
+}

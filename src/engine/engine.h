@@ -55,7 +55,9 @@ struct engine_request {
     int64_t end_ns;
     const char *const *views;     /* NULL or empty = every eligible view */
     size_t nviews;
-    int64_t now_ns;               /* 0 = the real clock (tests pass a fixed time) */
+    int64_t lookback_ns;          /* ENGINE_INCREMENTAL: start this much before the last recorded end,
+                                   * to re-read late-arriving rows (0 = none) */
+    int64_t now_ns;               /* 0 = the real clock (tests and the scheduler pass their time) */
     const volatile int *cancel;   /* may be NULL */
     struct engine_callbacks cb;
 };

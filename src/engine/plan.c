@@ -104,7 +104,7 @@ static void plan_window(const struct engine_request *req, const struct feast_vie
     } else {
         int64_t last = feast_view_max_end(v);
         if (last != FERRY_TIME_NONE) {
-            start = last;
+            start = last - (req->lookback_ns > 0 ? req->lookback_ns : 0);
         } else if (v->ttl_ns > 0) {
             start = now - v->ttl_ns;
         } else {
