@@ -8,6 +8,14 @@
 
 int engine_load_views(const struct ferry_config *cfg, struct feast_view **views, size_t *n,
                       struct ferry_err *err);
+/* The error for a registry file that does not exist. */
+int engine_registry_missing(const struct ferry_config *cfg, struct ferry_err *err);
+/* A shared read-only snapshot of the project's views, reloaded when the registry file changes. */
+struct views_snapshot;
+int engine_views_acquire(const struct ferry_config *cfg, struct views_snapshot **snap, const struct feast_view **views,
+                         size_t *n, struct ferry_err *err);
+void engine_views_release(struct views_snapshot *snap);
+
 int engine_plan_views(const struct ferry_config *cfg, const struct engine_request *req,
                       const struct feast_view *views, size_t nviews, struct engine_plan *plan,
                       struct ferry_err *err);

@@ -228,7 +228,8 @@ static int render(const struct engine_features_request *req, struct view_ref *re
 int engine_get_online_features(const struct ferry_config *cfg, const struct engine_features_request *req,
                                struct fbuf *json, struct ferry_err *err)
 {
-    struct feast_view *views = NULL;
+    const struct feast_view *views = NULL;
+    struct views_snapshot *snap = NULL;
     size_t nviews = 0, nrefs = 0, nrows = 0;
     struct view_ref *refs = NULL;
     struct online_store *on = NULL;
@@ -250,7 +251,7 @@ int engine_get_online_features(const struct ferry_config *cfg, const struct engi
         for (size_t j = e + 1; j < req->nentities; j++)
             if (strcmp(req->entities[e].name, req->entities[j].name) == 0)
                 return ferry_errf(err, FERRY_EINVAL, "entity '%s' is given twice", req->entities[e].name);
-    if ((rc = engine_load_views(cfg, &views, &nviews, err)) != 0)
+    if ((rc = engine_views_acquire(cfg, &snap, &views, &nviews, err)) != 0)
         return rc;
 
     refs = xcalloc(req->nfeatures, sizeof *refs);
@@ -326,6 +327,6 @@ out:
     free(split);
     free(refs);
     online_close(on);
-    registry_views_free(views, nviews);
+    engine_views_release(snap);
     return rc;
 }

@@ -25,15 +25,19 @@ void engine_plan_cleanup(struct engine_plan *p)
 
 int64_t engine_view_last_end(const struct feast_view *v) { return feast_view_max_end(v); }
 
+int engine_registry_missing(const struct ferry_config *cfg, struct ferry_err *err)
+{
+    return ferry_errf(err, FERRY_ENOTFOUND, "registry %s does not exist: run `ferry apply` (or `feast apply`) first",
+                      cfg->registry_path);
+}
+
 int engine_load_views(const struct ferry_config *cfg, struct feast_view **views, size_t *n,
                       struct ferry_err *err)
 {
     struct registry *reg = NULL;
     int rc = registry_load(cfg->registry_path, &reg, err);
     if (rc == FERRY_ENOTFOUND)
-        return ferry_errf(err, FERRY_ENOTFOUND,
-                          "registry %s does not exist: run `ferry apply` (or `feast apply`) first",
-                          cfg->registry_path);
+        return engine_registry_missing(cfg, err);
     if (rc)
         return rc;
     rc = registry_views(reg, cfg->project, views, n, err);
