@@ -94,6 +94,8 @@ static int parse_field(const char *tok, size_t len, int f, uint64_t *bits, bool 
     for (;;) {
         const char *item = p;
         int lo, hi, step = 1;
+        if (p == end || *p == ',')
+            return field_err(err, f, "empty list item in '%.*s'", tok, len);
         bool range = false;
         if (p < end && *p == '*') {
             p++;
@@ -137,8 +139,6 @@ static int parse_field(const char *tok, size_t len, int f, uint64_t *bits, bool 
         if (*p != ',')
             return field_err(err, f, "unexpected '%.*s'", p, (size_t)(end - p));
         p++;
-        if (p == end)
-            return field_err(err, f, "empty list item at the end of '%.*s'", tok, len);
     }
 }
 
