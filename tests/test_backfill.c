@@ -185,10 +185,13 @@ static const char *make_repo(void)
 {
     const char *dir = test_tmpdir();
     /* test_tmpdir is one directory per test; each repo gets its own subdirectory. */
+    static char repos[4][512];
     static int seq;
-    char sub[32];
-    snprintf(sub, sizeof sub, "repo%d", ++seq);
-    char *repo = path_in(dir, sub);
+    if (seq == 4)
+        test_fail(__FILE__, __LINE__, "too many repos in one test");
+    char *repo = repos[seq];
+    snprintf(repo, sizeof repos[0], "%s/repo%d", dir, seq + 1);
+    seq++;
     mkdir(repo, 0755);
     char *p = path_in(repo, "data");
     mkdir(p, 0755);
@@ -205,7 +208,7 @@ static const char *make_repo(void)
     test_run_ferry(&r, NULL, argv);
     expect_ok(&r);
     run_result_cleanup(&r);
-    return repo;   /* leaked on purpose: lives for the test process */
+    return repo;
 }
 
 static void ferry_backfill(struct run_result *r, const char *repo, const char *extra1, const char *extra2)
