@@ -18,6 +18,7 @@ static const struct cli_command commands[] = {
     {"apply", cli_apply, "validate features.yaml, write the registry, create online tables"},
     {"materialize", cli_materialize, "materialize views over [START, END]"},
     {"materialize-incremental", cli_materialize_incremental, "materialize views from their last end up to END"},
+    {"backfill", cli_backfill, "materialize [START, END] in windows, skipping recorded ones (resumable)"},
     {"get-online-features", cli_get_online_features, "read feature values from the online store (Feast's JSON)"},
     {"feature-views", cli_feature_views, "list feature views, their intervals and freshness"},
     {"serve", cli_serve, "serve Feast's HTTP API for materialization and online reads, with jobs and metrics"},

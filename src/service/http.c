@@ -58,6 +58,7 @@ static const struct route routes[] = {
     {"POST", "/materialize", route_materialize, false},
     {"POST", "/materialize-incremental", route_materialize_incremental, false},
     {"POST", "/get-online-features", route_get_online_features, false},
+    {"POST", "/backfill", route_backfill, false},
     {"GET", "/jobs", route_jobs_list, false},
     {"GET", "/jobs/{id}", route_job_get, false},
     {"POST", "/jobs/{id}/cancel", route_job_cancel, false},

@@ -61,6 +61,7 @@ int route_get_online_features(struct http_request *rq, struct http_response *rs)
 int route_jobs_list(struct http_request *rq, struct http_response *rs);
 int route_job_get(struct http_request *rq, struct http_response *rs);
 int route_job_cancel(struct http_request *rq, struct http_response *rs);
+int route_backfill(struct http_request *rq, struct http_response *rs);
 
 /* The server. host is an address or name; port 0 picks a free port, written to *bound_port. */
 struct http_server;
