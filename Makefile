@@ -7,7 +7,7 @@ VARIANT  ?= release
 BUILD    := build/$(VARIANT)
 DUCKDB   := third_party/duckdb
 CC       ?= cc
-PKGS     := libprotobuf-c yaml-0.1 sqlite3 jansson uuid libmicrohttpd
+PKGS     := libprotobuf-c yaml-0.1 sqlite3 jansson uuid libmicrohttpd hiredis libpq odbc
 TEST_PKGS := libcurl
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
 CFLAGS_release := -O2 -g
@@ -64,9 +64,11 @@ test-one: $(BUILD)/ferry $(BUILD)/ferry-tests
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/ferry-tests $(T)
 
+# The servers the suite needs (redis-server, PostgreSQL) run for the whole test command, on free
+# loopback ports with throwaway data (scripts/test_services.sh).
 test: setup
-	$(MAKE) --no-print-directory VARIANT=release test-one
-	$(MAKE) --no-print-directory VARIANT=asan test-one
+	scripts/test_services.sh sh -c '$(MAKE) --no-print-directory VARIANT=release test-one && \
+	  $(MAKE) --no-print-directory VARIANT=asan test-one'
 
 demo: setup
 	$(MAKE) --no-print-directory VARIANT=release all

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(build-essential pkg-config protobuf-compiler protobuf-c-compiler libprotobuf-c-dev
               libyaml-dev libsqlite3-dev sqlite3 libjansson-dev uuid-dev libmicrohttpd-dev
-              libhiredis-dev libcurl4-openssl-dev tzdata wrk ca-certificates openssl)
+              libhiredis-dev libcurl4-openssl-dev tzdata wrk ca-certificates openssl
+              redis-server postgresql-15 libpq-dev unixodbc-dev odbc-postgresql)
 
 # DuckDB is pinned: the bindings package carries libduckdb.so, the duckdb package carries the
 # matching header. These two versions are known to be ABI-compatible.
