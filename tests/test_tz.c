@@ -288,6 +288,18 @@ TEST(tz_footer_julian_forms_and_extended_times)
     ASSERT_EQ_INT(ferry_tz_offset_at(tz, INT64_C(1982527200) * S), 3 * 3600);
     ferry_tz_free(tz);
 
+    /* RFC 8536 section 3.3.1: "0/0,J365/25" is DST all year (the end, Dec 31 25:00, is the next
+     * start). glibc agrees (TZ='XXX-3YYY,0/0,J365/25' date -d '<t> Z' +%z -> +0400) at 1924979400
+     * (2030-12-31 20:30Z), 1906502400 and 1924992000; at the seam 1924981200 (21:00Z) glibc briefly
+     * says +0300, which contradicts the RFC, so the RFC's reading is asserted there. */
+    write_footer_zone("Perm", "XXX-3YYY,0/0,J365/25");
+    tz = load("Perm");
+    ASSERT_EQ_INT(ferry_tz_offset_at(tz, INT64_C(1924979400) * S), 4 * 3600);
+    ASSERT_EQ_INT(ferry_tz_offset_at(tz, INT64_C(1924981200) * S), 4 * 3600);
+    ASSERT_EQ_INT(ferry_tz_offset_at(tz, INT64_C(1906502400) * S), 4 * 3600);
+    ASSERT_EQ_INT(ferry_tz_offset_at(tz, INT64_C(1924992000) * S), 4 * 3600);
+    ferry_tz_free(tz);
+
     /* Footer without DST, written with an angle-bracket name and minutes: UTC+5:45. */
     write_footer_zone("Nepal", "<+0545>-5:45");
     tz = load("Nepal");

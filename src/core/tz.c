@@ -237,12 +237,19 @@ static int32_t posix_offset_at(const struct tz_posix *z, int64_t t)
     int64_t y;
     int m, d;
     civil_from_days(floor_div(t + z->std_off, SECS_PER_DAY), &y, &m, &d);
-    /* The start is written in standard time, the end in daylight time. */
-    int64_t start = rule_local_secs(&z->start, y) - z->std_off;
-    int64_t end = rule_local_secs(&z->end, y) - z->dst_off;
-    bool dst = start < end ? (t >= start && t < end)       /* northern hemisphere */
-                           : !(t >= end && t < start);     /* southern: DST spans new year */
-    return dst ? z->dst_off : z->std_off;
+    /* The start is written in standard time, the end in daylight time. A DST period begins at the
+     * start of year k and ends at the first end after it: the same year (northern hemisphere) or
+     * the next (southern). Looking at the periods begun in y-1 and y also covers v3 transition
+     * times that push a date across new year ("J365/25"). */
+    for (int64_t k = y - 1; k <= y; k++) {
+        int64_t start = rule_local_secs(&z->start, k) - z->std_off;
+        int64_t end = rule_local_secs(&z->end, k) - z->dst_off;
+        if (end <= start)
+            end = rule_local_secs(&z->end, k + 1) - z->dst_off;
+        if (t >= start && t < end)
+            return z->dst_off;
+    }
+    return z->std_off;
 }
 
 /* ---- TZif ---- */

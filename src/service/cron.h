@@ -16,8 +16,9 @@
 
 struct cron_spec;
 
-/* Parses expr; tz is borrowed (must outlive the spec). Errors (FERRY_ECONFIG) say which field and why,
- * e.g. "field 2 (hour): 25 is out of range 0-23". */
+/* Parses expr; tz is borrowed (must outlive the spec; NULL means UTC). Errors (FERRY_ECONFIG) say which
+ * field and why, e.g. "field 2 (hour): 25 is out of range 0-23"; an expression that can never fire
+ * because its day-of-month never occurs in its months ("0 0 30 2 *") is an error too. */
 int cron_parse(const char *expr, const struct ferry_tz *tz, struct cron_spec **out, struct ferry_err *err);
 /* A fixed interval anchored at the Unix epoch (so "every: 15m" fires at :00, :15, :30, :45 UTC). */
 int cron_every(int64_t interval_ns, struct cron_spec **out, struct ferry_err *err);
