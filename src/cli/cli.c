@@ -24,6 +24,7 @@ static const struct cli_command commands[] = {
     {"serve", cli_serve, "serve Feast's HTTP API for materialization and online reads, with jobs and metrics"},
     {"jobs", cli_jobs, "list the service's jobs from its job history (no server needed)"},
     {"job", cli_job, "show one service job with its per-view results"},
+    {"schedules", cli_schedules, "list the built-in schedules with next run, last run and result (no server needed)"},
 };
 
 static void print_help(FILE *out, const char *prog)

@@ -34,6 +34,7 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv);
 int cli_jobs(struct cli_ctx *ctx, int argc, char **argv);
 int cli_job(struct cli_ctx *ctx, int argc, char **argv);
 int cli_backfill(struct cli_ctx *ctx, int argc, char **argv);
+int cli_schedules(struct cli_ctx *ctx, int argc, char **argv);
 
 /* Prints "ferry: error: <msg>" and returns the exit status for the error's code. */
 int cli_fail(const struct ferry_err *err);

@@ -1,10 +1,12 @@
 /* `ferry feature-views [--json]`: every view of the project with its entities, features, ttl,
- * materialized intervals and freshness (now minus the newest interval end). */
+ * materialized intervals, freshness (now minus the newest interval end) and freshness SLA (from
+ * ferry: schedules:). --json prints the document GET /feature-views answers (same code). */
 #include "cli/cli_internal.h"
 
 #include "core/time.h"
 #include "core/util.h"
 #include "registry/registry.h"
+#include "service/service.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -26,62 +28,6 @@ static const char *kind_name(int kind)
     }
 }
 
-static const char *state_name(int state)
-{
-    static const char *const names[] = {"unspecified", "created", "generated", "materializing", "available_online"};
-    return state >= 0 && state <= 4 ? names[state] : "unknown";
-}
-
-static void print_json(const struct feast_view *views, size_t n, int64_t now)
-{
-    struct fbuf b;
-    fbuf_init(&b, 64u << 20);
-    char t1[FERRY_TIME_BUF], t2[FERRY_TIME_BUF];
-    fbuf_adds(&b, "[");
-    for (size_t i = 0; i < n; i++) {
-        const struct feast_view *v = &views[i];
-        fbuf_adds(&b, i ? ",{\"name\":" : "{\"name\":");
-        fbuf_add_json_str(&b, v->name, strlen(v->name));
-        fbuf_addf(&b, ",\"kind\":\"%s\",\"entities\":[", kind_name(v->kind));
-        for (size_t k = 0; k < v->nentities; k++) {
-            if (k)
-                fbuf_addc(&b, ',');
-            fbuf_add_json_str(&b, v->entities[k], strlen(v->entities[k]));
-        }
-        fbuf_adds(&b, "],\"entity_columns\":[");
-        for (size_t k = 0; k < v->nentity_columns; k++) {
-            fbuf_adds(&b, k ? ",{\"name\":" : "{\"name\":");
-            fbuf_add_json_str(&b, v->entity_columns[k].name, strlen(v->entity_columns[k].name));
-            fbuf_addf(&b, ",\"dtype\":\"%s\"}", feast_dtype_name(v->entity_columns[k].vtype));
-        }
-        fbuf_adds(&b, "],\"features\":[");
-        for (size_t k = 0; k < v->nfeatures; k++) {
-            fbuf_adds(&b, k ? ",{\"name\":" : "{\"name\":");
-            fbuf_add_json_str(&b, v->features[k].name, strlen(v->features[k].name));
-            fbuf_addf(&b, ",\"dtype\":\"%s\"}", feast_dtype_name(v->features[k].vtype));
-        }
-        fbuf_addf(&b, "],\"ttl_seconds\":%lld,\"online\":%s,\"disabled\":%s,\"state\":\"%s\",\"source\":",
-                  (long long)(v->ttl_ns / FERRY_NS_PER_SEC), v->online ? "true" : "false",
-                  v->disabled ? "true" : "false", state_name(v->state));
-        const char *src = v->source.path ? v->source.path : "";
-        fbuf_add_json_str(&b, src, strlen(src));
-        fbuf_adds(&b, ",\"intervals\":[");
-        for (size_t k = 0; k < v->nintervals; k++)
-            fbuf_addf(&b, "%s{\"start\":\"%s\",\"end\":\"%s\"}", k ? "," : "",
-                      ferry_time_format_iso(v->intervals[k].start_ns, t1),
-                      ferry_time_format_iso(v->intervals[k].end_ns, t2));
-        int64_t last = feast_view_max_end(v);
-        if (last == FERRY_TIME_NONE)
-            fbuf_adds(&b, "],\"last_end\":null,\"freshness_seconds\":null}");
-        else
-            fbuf_addf(&b, "],\"last_end\":\"%s\",\"freshness_seconds\":%.3f}", ferry_time_format_iso(last, t1),
-                      (double)(now - last) / 1e9);
-    }
-    fbuf_adds(&b, "]\n");
-    fwrite(b.data, 1, b.len, stdout);
-    fbuf_cleanup(&b);
-}
-
 static void format_age(double secs, char *buf, size_t n)
 {
     if (secs < 120)
@@ -94,10 +40,10 @@ static void format_age(double secs, char *buf, size_t n)
         snprintf(buf, n, "%.1fd", secs / 86400);
 }
 
-static void print_text(const struct feast_view *views, size_t n, int64_t now)
+static void print_text(const struct ferry_config *cfg, const struct feast_view *views, size_t n, int64_t now)
 {
-    printf("%-28s %-9s %-22s %8s %6s %9s  %-25s %s\n", "NAME", "KIND", "ENTITIES", "FEATURES", "ONLINE",
-           "INTERVALS", "MATERIALIZED UP TO", "FRESHNESS");
+    printf("%-28s %-9s %-22s %8s %6s %9s  %-25s %-9s %s\n", "NAME", "KIND", "ENTITIES", "FEATURES", "ONLINE",
+           "INTERVALS", "MATERIALIZED UP TO", "FRESHNESS", "SLA");
     for (size_t i = 0; i < n; i++) {
         const struct feast_view *v = &views[i];
         char ents[256] = "";
@@ -110,8 +56,17 @@ static void print_text(const struct feast_view *views, size_t n, int64_t now)
             ferry_time_format_iso(last, t);
             format_age((double)(now - last) / 1e9, age, sizeof age);
         }
-        printf("%-28s %-9s %-22s %8zu %6s %9zu  %-25s %s\n", v->name, kind_name(v->kind), ents, v->nfeatures,
-               v->online ? "yes" : "no", v->nintervals, t, age);
+        /* SLA: the duration, and BREACHED while staler than it (or never materialized). */
+        char sla_text[64] = "-";
+        int64_t sla = config_view_sla(cfg, v->name);
+        if (sla) {
+            char d[32];
+            format_age((double)sla / 1e9, d, sizeof d);
+            bool breached = last == FERRY_TIME_NONE || now - last > sla;
+            snprintf(sla_text, sizeof sla_text, "%s%s", d, breached ? " BREACHED" : " ok");
+        }
+        printf("%-28s %-9s %-22s %8zu %6s %9zu  %-25s %-9s %s\n", v->name, kind_name(v->kind), ents, v->nfeatures,
+               v->online ? "yes" : "no", v->nintervals, t, age, sla_text);
     }
 }
 
@@ -140,18 +95,29 @@ int cli_feature_views(struct cli_ctx *ctx, int argc, char **argv)
     struct feast_view *views = NULL;
     size_t n = 0;
     struct ferry_err err = {0};
+    if (json) {
+        struct fbuf b;
+        fbuf_init(&b, 64u << 20);
+        int rc = service_feature_views_json(&cfg, ferry_now_ns(), &b, &err);
+        if (rc)
+            status = cli_fail(&err);
+        else {
+            fbuf_addc(&b, '\n');
+            fwrite(b.data, 1, b.len, stdout);
+        }
+        fbuf_cleanup(&b);
+        config_cleanup(&cfg);
+        return status;
+    }
     int rc = registry_load(cfg.registry_path, &reg, &err);
     if (rc == FERRY_ENOTFOUND)
         rc = ferry_errf(&err, FERRY_ENOTFOUND, "registry %s does not exist: run `ferry apply` first", cfg.registry_path);
     if (!rc)
         rc = registry_views(reg, cfg.project, &views, &n, &err);
-    if (rc) {
+    if (rc)
         status = cli_fail(&err);
-    } else if (json) {
-        print_json(views, n, ferry_now_ns());
-    } else {
-        print_text(views, n, ferry_now_ns());
-    }
+    else
+        print_text(&cfg, views, n, ferry_now_ns());
     registry_views_free(views, n);
     registry_free(reg);
     config_cleanup(&cfg);

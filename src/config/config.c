@@ -7,12 +7,15 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "config/yaml_util.h"
 #include "core/buf.h"
+#include "core/time.h"
+#include "core/tz.h"
 #include "core/util.h"
 
 #define DEFAULT_BATCH_ROWS 10000
@@ -408,6 +411,259 @@ static int parse_serve(struct ydoc *d, yaml_node_t *n, struct serve_config *s)
     return 0;
 }
 
+/* ---- ferry: schedules: ---- */
+
+#define MAX_SCHEDULES 256
+#define MAX_CATCHUP 100000
+#define MAX_RETRIES 100
+
+/* A duration setting of a schedule ("15m", "1h30m", seconds); zero_ok says whether 0 is allowed. */
+static int get_duration(struct ydoc *d, yaml_node_t *n, const char *ctx, const char *key, bool zero_ok,
+                        int64_t *out)
+{
+    const char *t = yscalar(n);
+    if (!t || yis_null(n))
+        return yerr(d, n, "%s: %s: expected a duration like 15m, 1h or 3600, got %s", ctx, key, ykind(n));
+    struct ferry_err te = {0};
+    if (ferry_duration_parse(t, out, &te))
+        return yerr(d, n, "%s: %s: %s", ctx, key, te.msg);
+    if (!zero_ok && *out <= 0)
+        return yerr(d, n, "%s: %s: must be greater than 0", ctx, key);
+    return 0;
+}
+
+/* One of the names in choices (NULL-terminated); *out is its index. */
+static int get_choice(struct ydoc *d, yaml_node_t *n, const char *ctx, const char *key,
+                      const char *const *choices, int *out)
+{
+    const char *t = yscalar(n);
+    for (int i = 0; t && choices[i]; i++)
+        if (strcmp(t, choices[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    char list[128] = "";
+    size_t used = 0;
+    for (int i = 0; choices[i] && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", choices[i]);
+    return yerr(d, n, "%s: %s: '%.40s' is not one of %s", ctx, key, t ? t : ykind(n), list);
+}
+
+static int parse_schedule_sla(struct ydoc *d, yaml_node_t *n, const char *ctx, struct schedule_config *s)
+{
+    if (yis_scalar(n))
+        return get_duration(d, n, ctx, "freshness_sla", false, &s->sla_ns);
+    if (!yis_map(n))
+        return yerr(d, n, "%s: freshness_sla: expected a duration or a mapping of view -> duration, got %s", ctx,
+                    ykind(n));
+    size_t cap = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    s->slas = xcalloc(cap + 1, sizeof *s->slas);
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = ynode(d, p->key), *v = ynode(d, p->value);
+        const char *view = yscalar(k);
+        if (!view || !*view)
+            return yerr(d, k, "%s: freshness_sla: expected a feature view name as key, got %s", ctx, ykind(k));
+        for (size_t i = 0; i < s->nslas; i++)
+            if (strcmp(s->slas[i].view, view) == 0)
+                return yerr(d, k, "%s: freshness_sla: view '%.100s' is listed twice", ctx, view);
+        struct schedule_sla *e = &s->slas[s->nslas];
+        int rc = get_duration(d, v, ctx, "freshness_sla", false, &e->sla_ns);
+        if (rc)
+            return rc;
+        e->view = xstrdup(view);
+        e->line = yline(k);
+        s->nslas++;
+    }
+    return 0;
+}
+
+static int parse_schedule(struct ydoc *d, yaml_node_t *n, size_t index, struct schedule_config *s)
+{
+    char ctx[160];
+    snprintf(ctx, sizeof ctx, "ferry.schedules[%zu]", index);
+    s->line = yline(n);
+    s->catchup = SCHEDULE_CATCHUP_ONE;
+    s->catchup_max = 100;
+    s->retry_backoff_ns = 30 * FERRY_NS_PER_SEC;
+    s->retry_backoff_max_ns = 3600 * FERRY_NS_PER_SEC;
+    if (!yis_map(n))
+        return yerr(d, n, "%s: expected a mapping (name, cron or every, ...), got %s", ctx, ykind(n));
+    yaml_node_t *v = ymap_get(d, n, "name");
+    int rc;
+    if (!v)
+        return yerr(d, n, "%s: name: not set, but it is required", ctx);
+    if ((rc = yget_str(d, v, "name", &s->name)))
+        return rc;
+    if (!yvalid_name(s->name))
+        return yerr(d, v, "%s: name: '%.60s' may only contain letters, digits, '_' and '-', and must not start "
+                          "with '_' or '-'", ctx, s->name);
+    snprintf(ctx, sizeof ctx, "ferry.schedules: schedule '%.100s'", s->name);
+    static const char *const keys[] = {"name", "views", "cron", "every", "timezone", "mode", "window", "lookback",
+                                       "catchup", "catchup_max", "concurrency", "retries", "retry_backoff",
+                                       "retry_backoff_max", "timeout", "freshness_sla", NULL};
+    if ((rc = ymap_check_keys(d, n, ctx, keys, true)))
+        return rc;
+    if ((v = ymap_get(d, n, "views")) && !yis_null(v)) {
+        if (!yis_seq(v))
+            return yerr(d, v, "%s: views: expected a list of feature view names, got %s", ctx, ykind(v));
+        size_t cap = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+        s->views = xcalloc(cap + 1, sizeof *s->views);
+        s->view_lines = xcalloc(cap + 1, sizeof *s->view_lines);
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+            yaml_node_t *e = ynode(d, *it);
+            const char *name = yscalar(e);
+            if (!name || !*name)
+                return yerr(d, e, "%s: views: expected a feature view name, got %s", ctx, ykind(e));
+            for (size_t i = 0; i < s->nviews; i++)
+                if (strcmp(s->views[i], name) == 0)
+                    return yerr(d, e, "%s: views: '%.100s' is listed twice", ctx, name);
+            s->view_lines[s->nviews] = yline(e);
+            s->views[s->nviews++] = xstrdup(name);
+        }
+    }
+    yaml_node_t *cron = ymap_get(d, n, "cron"), *every = ymap_get(d, n, "every");
+    if (cron && every)
+        return yerr(d, every, "%s: set either cron or every, not both", ctx);
+    if (!cron && !every)
+        return yerr(d, n, "%s: needs cron (e.g. \"*/15 * * * *\" or @hourly) or every (e.g. 15m)", ctx);
+    if (cron) {
+        if ((rc = yget_str(d, cron, "cron", &s->cron)))
+            return rc;
+        if (!*s->cron)
+            return yerr(d, cron, "%s: cron: the expression is empty", ctx);
+        s->cron_line = yline(cron);
+    } else {
+        if ((rc = get_duration(d, every, ctx, "every", false, &s->every_ns)))
+            return rc;
+        s->cron_line = yline(every);
+    }
+    if ((v = ymap_get(d, n, "timezone")) && !yis_null(v)) {
+        if ((rc = yget_str(d, v, "timezone", &s->timezone)))
+            return rc;
+        s->timezone_line = yline(v);
+        struct ferry_tz *tz = NULL;
+        struct ferry_err te = {0};
+        if (ferry_tz_load(s->timezone, &tz, &te))
+            return yerr(d, v, "%s: timezone: %s", ctx, te.msg);
+        ferry_tz_free(tz);
+        if (every && strcmp(s->timezone, "UTC") != 0 && strcmp(s->timezone, "Etc/UTC") != 0)
+            return yerr(d, v, "%s: timezone: only applies to cron (every: runs at fixed UTC intervals)", ctx);
+    } else {
+        s->timezone = xstrdup("UTC");
+        s->timezone_line = s->line;
+    }
+    static const char *const modes[] = {"incremental", "window", NULL};
+    if ((v = ymap_get(d, n, "mode")) && (rc = get_choice(d, v, ctx, "mode", modes, &s->mode)))
+        return rc;
+    if ((v = ymap_get(d, n, "window"))) {
+        if (s->mode != SCHEDULE_WINDOW)
+            return yerr(d, v, "%s: window: only applies with mode: window", ctx);
+        if ((rc = get_duration(d, v, ctx, "window", false, &s->window_ns)))
+            return rc;
+    } else if (s->mode == SCHEDULE_WINDOW) {
+        return yerr(d, n, "%s: mode window needs window (e.g. window: 1h)", ctx);
+    }
+    if ((v = ymap_get(d, n, "lookback"))) {
+        if (s->mode != SCHEDULE_INCREMENTAL)
+            return yerr(d, v, "%s: lookback: only applies with mode: incremental", ctx);
+        if ((rc = get_duration(d, v, ctx, "lookback", true, &s->lookback_ns)))
+            return rc;
+    }
+    static const char *const catchups[] = {"none", "one", "all", NULL};
+    if ((v = ymap_get(d, n, "catchup")) && (rc = get_choice(d, v, ctx, "catchup", catchups, &s->catchup)))
+        return rc;
+    int64_t x;
+    char key[200];
+    if ((v = ymap_get(d, n, "catchup_max"))) {
+        snprintf(key, sizeof key, "%s: catchup_max", ctx);
+        if ((rc = get_bounded(d, v, key, 1, MAX_CATCHUP, &x)))
+            return rc;
+        s->catchup_max = (int)x;
+    }
+    static const char *const concs[] = {"skip", "queue", NULL};
+    if ((v = ymap_get(d, n, "concurrency")) && (rc = get_choice(d, v, ctx, "concurrency", concs, &s->concurrency)))
+        return rc;
+    if ((v = ymap_get(d, n, "retries"))) {
+        snprintf(key, sizeof key, "%s: retries", ctx);
+        if ((rc = get_bounded(d, v, key, 0, MAX_RETRIES, &x)))
+            return rc;
+        s->retries = (int)x;
+    }
+    if ((v = ymap_get(d, n, "retry_backoff")) &&
+        (rc = get_duration(d, v, ctx, "retry_backoff", true, &s->retry_backoff_ns)))
+        return rc;
+    if ((v = ymap_get(d, n, "retry_backoff_max")) &&
+        (rc = get_duration(d, v, ctx, "retry_backoff_max", true, &s->retry_backoff_max_ns)))
+        return rc;
+    if (s->retry_backoff_max_ns < s->retry_backoff_ns)
+        return yerr(d, v ? v : n, "%s: retry_backoff_max is smaller than retry_backoff", ctx);
+    if ((v = ymap_get(d, n, "timeout")) && (rc = get_duration(d, v, ctx, "timeout", false, &s->timeout_ns)))
+        return rc;
+    if ((v = ymap_get(d, n, "freshness_sla")) && !yis_null(v) && (rc = parse_schedule_sla(d, v, ctx, s)))
+        return rc;
+    return 0;
+}
+
+static int parse_schedules(struct ydoc *d, yaml_node_t *n, struct ferry_settings *f)
+{
+    if (!n || yis_null(n))
+        return 0;
+    if (!yis_seq(n))
+        return yerr(d, n, "ferry.schedules: expected a list of schedules, got %s", ykind(n));
+    size_t cap = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (cap > MAX_SCHEDULES)
+        return yerr(d, n, "ferry.schedules: %zu schedules; at most %d are supported", cap, MAX_SCHEDULES);
+    f->schedules = xcalloc(cap + 1, sizeof *f->schedules);
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+        yaml_node_t *e = ynode(d, *it);
+        struct schedule_config *s = &f->schedules[f->nschedules++];
+        int rc = parse_schedule(d, e, f->nschedules - 1, s);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i + 1 < f->nschedules; i++)
+            if (strcmp(f->schedules[i].name, s->name) == 0)
+                return yerr(d, e, "ferry.schedules: name '%.100s' is used twice (also line %d)", s->name,
+                            f->schedules[i].line);
+    }
+    return 0;
+}
+
+static void schedule_cleanup(struct schedule_config *s)
+{
+    free(s->name);
+    for (size_t i = 0; i < s->nviews; i++)
+        free(s->views[i]);
+    free(s->views);
+    free(s->view_lines);
+    free(s->cron);
+    free(s->timezone);
+    for (size_t i = 0; i < s->nslas; i++)
+        free(s->slas[i].view);
+    free(s->slas);
+}
+
+int64_t config_view_sla(const struct ferry_config *cfg, const char *view)
+{
+    int64_t best = 0;
+    for (size_t i = 0; i < cfg->ferry.nschedules; i++) {
+        const struct schedule_config *s = &cfg->ferry.schedules[i];
+        int64_t sla = 0;
+        for (size_t k = 0; k < s->nslas; k++)
+            if (strcmp(s->slas[k].view, view) == 0)
+                sla = s->slas[k].sla_ns;
+        if (!sla && s->sla_ns) {
+            bool listed = s->nviews == 0;
+            for (size_t k = 0; k < s->nviews && !listed; k++)
+                listed = strcmp(s->views[k], view) == 0;
+            if (listed)
+                sla = s->sla_ns;
+        }
+        if (sla && (!best || sla < best))
+            best = sla;
+    }
+    return best;
+}
+
 static int parse_ferry(struct ydoc *d, yaml_node_t *n, const char *repo, struct ferry_settings *f)
 {
     f->batch_rows = DEFAULT_BATCH_ROWS;
@@ -419,7 +675,6 @@ static int parse_ferry(struct ydoc *d, yaml_node_t *n, const char *repo, struct 
     }
     if (!yis_map(n))
         return yerr(d, n, "ferry: expected a mapping, got %s", ykind(n));
-    /* schedules is reserved for a future feature: accepted, ignored. */
     static const char *const keys[] = {"features", "batch_rows", "queue_batches", "duckdb",
                                        "serve", "schedules", "state", NULL};
     int rc = ymap_check_keys(d, n, "ferry", keys, true);
@@ -452,6 +707,8 @@ static int parse_ferry(struct ydoc *d, yaml_node_t *n, const char *repo, struct 
         f->queue_batches = (size_t)x;
     }
     if ((rc = parse_serve(d, ymap_get(d, n, "serve"), &f->serve)))
+        return rc;
+    if ((rc = parse_schedules(d, ymap_get(d, n, "schedules"), f)))
         return rc;
     if ((v = ymap_get(d, n, "state"))) {
         if ((rc = yget_str(d, v, "ferry.state", &s)))
@@ -651,5 +908,8 @@ void config_cleanup(struct ferry_config *cfg)
     free(cfg->ferry.serve.host);
     free(cfg->ferry.serve.token_env);
     free(cfg->ferry.serve.token);
+    for (size_t i = 0; i < cfg->ferry.nschedules; i++)
+        schedule_cleanup(&cfg->ferry.schedules[i]);
+    free(cfg->ferry.schedules);
     memset(cfg, 0, sizeof *cfg);
 }

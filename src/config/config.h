@@ -39,6 +39,43 @@ struct serve_config {
     int http_threads;         /* HTTP connection threads (libmicrohttpd pool), default 4 */
 };
 
+/* `ferry: schedules:` — one built-in schedule (the scheduler runs it inside `ferry serve`). Cron
+ * syntax and view names are checked when the service starts (they need the cron parser and the
+ * registry); everything else here. The *_line members are feature_store.yaml lines for those errors. */
+enum schedule_mode { SCHEDULE_INCREMENTAL = 0, SCHEDULE_WINDOW = 1 };
+enum schedule_catchup { SCHEDULE_CATCHUP_NONE = 0, SCHEDULE_CATCHUP_ONE = 1, SCHEDULE_CATCHUP_ALL = 2 };
+enum schedule_concurrency { SCHEDULE_SKIP = 0, SCHEDULE_QUEUE = 1 };
+
+struct schedule_sla {
+    char *view;
+    int64_t sla_ns;
+    int line;
+};
+
+struct schedule_config {
+    char *name;
+    char **views;             /* NULL/empty = every eligible view */
+    size_t nviews;
+    int *view_lines;          /* line of each entry of views */
+    char *cron;               /* 5 fields or @hourly...; NULL when every is used */
+    int64_t every_ns;         /* 0 when cron is used */
+    char *timezone;           /* IANA name, default "UTC" */
+    int mode;                 /* enum schedule_mode */
+    int64_t window_ns;        /* mode window: materialize [tick - window, tick] */
+    int64_t lookback_ns;      /* incremental: start this much before the last recorded end */
+    int catchup;              /* enum schedule_catchup, default one */
+    int catchup_max;          /* all: at most this many missed ticks, default 100 */
+    int concurrency;          /* enum schedule_concurrency, default skip */
+    int retries;              /* default 0 */
+    int64_t retry_backoff_ns; /* default 30s, doubled per attempt */
+    int64_t retry_backoff_max_ns; /* default 1h */
+    int64_t timeout_ns;       /* 0 = none */
+    int64_t sla_ns;           /* freshness_sla as one duration for all views; 0 = none */
+    struct schedule_sla *slas;/* freshness_sla as a mapping view -> duration */
+    size_t nslas;
+    int line, cron_line, timezone_line;
+};
+
 struct ferry_settings {
     char *features_path;      /* features.yaml, resolved; default <repo>/features.yaml */
     size_t batch_rows;        /* rows per batch through the pipeline (default 10000) */
@@ -47,6 +84,8 @@ struct ferry_settings {
     int duckdb_threads;       /* 0 = DuckDB default */
     char *state_path;         /* job history database; default <registry dir>/ferry_state.db */
     struct serve_config serve;
+    struct schedule_config *schedules;
+    size_t nschedules;
 };
 
 struct ferry_config {
@@ -72,6 +111,10 @@ struct ferry_config {
 int config_load(const char *repo_dir, const char *yaml_path, struct ferry_config *cfg,
                 struct ferry_err *err);
 void config_cleanup(struct ferry_config *cfg);
+
+/* The freshness SLA of a view from the schedules (the smallest when several name it); 0 = none.
+ * A schedule without views applies its single-duration SLA to every view. */
+int64_t config_view_sla(const struct ferry_config *cfg, const char *view);
 
 /* Reads features.yaml into definitions. Validates names, references (entities and sources a view
  * names must exist), dtypes, ttl syntax; fills entity_columns by Feast's inference order

@@ -62,6 +62,8 @@ static const struct route routes[] = {
     {"GET", "/jobs", route_jobs_list, false},
     {"GET", "/jobs/{id}", route_job_get, false},
     {"POST", "/jobs/{id}/cancel", route_job_cancel, false},
+    {"GET", "/schedules", route_schedules, false},
+    {"GET", "/feature-views", route_feature_views, false},
 };
 
 /* ---- small helpers for handlers ---- */

@@ -15,10 +15,13 @@
 
 struct MHD_Connection;
 
-/* What handlers share: the config and the job manager (both outlive the server). */
+struct scheduler;
+
+/* What handlers share: the config, the job manager and the scheduler (all outlive the server). */
 struct service_ctx {
     const struct ferry_config *cfg;
     struct job_manager *jobs;
+    struct scheduler *sched;    /* NULL when not started (GET /schedules then lists none) */
 };
 
 struct http_request {
@@ -62,6 +65,8 @@ int route_jobs_list(struct http_request *rq, struct http_response *rs);
 int route_job_get(struct http_request *rq, struct http_response *rs);
 int route_job_cancel(struct http_request *rq, struct http_response *rs);
 int route_backfill(struct http_request *rq, struct http_response *rs);
+int route_schedules(struct http_request *rq, struct http_response *rs);
+int route_feature_views(struct http_request *rq, struct http_response *rs);
 
 /* The server. host is an address or name; port 0 picks a free port, written to *bound_port. */
 struct http_server;

@@ -36,6 +36,8 @@ struct job {
     char **views;
     size_t nviews;
     int64_t start_ns, end_ns;         /* start FERRY_TIME_NONE for materialize-incremental */
+    int64_t now_ns, lookback_ns;      /* passed to the engine (job_spec) */
+    int attempt;
     char *trigger;
     char *idempotency_key;
     int64_t created_ns, started_ns;
@@ -126,7 +128,7 @@ static struct state_job state_row(const struct job *j, int status)
     return (struct state_job){
         .id = j->id, .kind = j->kind, .views = (const char *const *)j->views, .nviews = j->nviews,
         .start_ns = j->start_ns, .end_ns = j->end_ns, .status = status, .trigger = j->trigger,
-        .attempt = 1, .idempotency_key = j->idempotency_key, .created_ns = j->created_ns,
+        .attempt = j->attempt > 0 ? j->attempt : 1, .idempotency_key = j->idempotency_key, .created_ns = j->created_ns,
         .started_ns = j->started_ns, .finished_ns = FERRY_TIME_NONE,
     };
 }
@@ -296,6 +298,7 @@ static void run_job(struct job_manager *m, struct job *j)
             .mode = j->kind == JOB_MATERIALIZE_INCREMENTAL ? ENGINE_INCREMENTAL : ENGINE_MATERIALIZE,
             .start_ns = j->start_ns == FERRY_TIME_NONE ? 0 : j->start_ns, .end_ns = j->end_ns,
             .views = (const char *const *)j->views, .nviews = j->nviews, .cancel = &j->cancel,
+            .now_ns = j->now_ns, .lookback_ns = j->lookback_ns,
             .cb = {.ctx = &c, .plan = on_plan, .view_done = on_view_done},
         };
         rc = engine_run(m->cfg, &req, &plan, &err);
@@ -507,6 +510,7 @@ int jobs_submit(struct job_manager *m, const struct job_spec *spec, char id[JOB_
     struct engine_request req = {
         .mode = spec->kind == JOB_MATERIALIZE_INCREMENTAL ? ENGINE_INCREMENTAL : ENGINE_MATERIALIZE,
         .start_ns = spec->start_ns, .end_ns = spec->end_ns, .views = spec->views, .nviews = spec->nviews,
+        .now_ns = spec->now_ns, .lookback_ns = spec->lookback_ns,
     };
     struct engine_plan plan;
     if ((rc = engine_plan(m->cfg, &req, &plan, err)) != 0) {
@@ -521,6 +525,9 @@ int jobs_submit(struct job_manager *m, const struct job_spec *spec, char id[JOB_
     engine_plan_cleanup(&plan);
     j->start_ns = spec->kind == JOB_MATERIALIZE ? spec->start_ns : FERRY_TIME_NONE;
     j->end_ns = spec->end_ns;
+    j->now_ns = spec->now_ns;
+    j->lookback_ns = spec->kind == JOB_MATERIALIZE_INCREMENTAL ? spec->lookback_ns : 0;
+    j->attempt = spec->attempt > 0 ? spec->attempt : 1;
     j->trigger = xstrdup(spec->trigger && *spec->trigger ? spec->trigger : "http");
     j->idempotency_key = xstrdup(key);
     j->status = JOB_QUEUED;
@@ -609,6 +616,28 @@ int jobs_cancel(struct job_manager *m, const char *id, struct ferry_err *err)
     if (rc)
         return rc;
     return ferry_errf(err, FERRY_ECONFLICT, "job %s is already %s", id, job_status_name(status));
+}
+
+int jobs_status(struct job_manager *m, const char *id, struct ferry_err *job_err, struct ferry_err *err)
+{
+    pthread_mutex_lock(&m->mu);
+    struct job *j = find_job(m, id, NULL);
+    int status = j ? j->status : -1;
+    pthread_mutex_unlock(&m->mu);
+    if (status >= 0)
+        return status;
+    struct ferry_err je = {0};
+    int rc = state_get_outcome(m->db, id, &status, &je, err);
+    if (rc)
+        return rc;
+    if (job_err)
+        *job_err = je;
+    return status;
+}
+
+struct state_db *jobs_state_db(struct job_manager *m)
+{
+    return m->db;
 }
 
 int jobs_get_json(struct job_manager *m, const char *id, struct fbuf *out, struct ferry_err *err)

@@ -34,6 +34,9 @@ struct job_spec {
     const char *trigger;            /* "http", "cli", "schedule:<name>" */
     const char *idempotency_key;    /* NULL = none */
     bool force;                     /* queue even if a view is busy */
+    int64_t now_ns;                 /* the engine's "now" (end clamp, ttl start); 0 = the real clock */
+    int64_t lookback_ns;            /* materialize-incremental: re-read this much before the last end */
+    int attempt;                    /* 1, 2, ... for retries of one scheduled run; 0 means 1 */
 };
 
 struct job_manager;
@@ -59,6 +62,13 @@ int jobs_wait(struct job_manager *m, const char *id, struct ferry_err *err);
  * boundary (nothing is recorded for the cancelled window). FERRY_ENOTFOUND for an unknown id;
  * cancelling a finished job is FERRY_ECONFLICT. */
 int jobs_cancel(struct job_manager *m, const char *id, struct ferry_err *err);
+
+/* The job's status without waiting: queued/running from the table, else the recorded final status
+ * (with its error in job_err when failed or cancelled, job_err may be NULL). FERRY_ENOTFOUND (< 0)
+ * for an unknown id. */
+int jobs_status(struct job_manager *m, const char *id, struct ferry_err *job_err, struct ferry_err *err);
+/* The manager's state database (the scheduler keeps its schedule rows there); owned by the manager. */
+struct state_db *jobs_state_db(struct job_manager *m);
 
 /* JSON for GET /jobs/{id} and GET /jobs (newest first; status/view filters may be NULL). Read
  * from the state database, so finished jobs of earlier processes are included. */

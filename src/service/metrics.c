@@ -45,7 +45,22 @@ struct route_series {
     double sum;
 };
 
+/* Scheduler series: SLA breach state per view (set by the scheduler), runs per schedule and result. */
+struct sla_series {
+    char *view;
+    bool breached;
+};
+struct sched_series {
+    char *schedule;
+    char result[16];
+    uint64_t count;
+};
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sla_series *slas;
+static size_t nslas;
+static struct sched_series *scheds;
+static size_t nscheds;
 static struct view_series *views;
 static size_t nviews;
 static struct req_series *reqs;
@@ -63,6 +78,15 @@ void metrics_cleanup(void)
     free(views);
     free(reqs);
     free(routes);
+    for (size_t i = 0; i < nslas; i++)
+        free(slas[i].view);
+    for (size_t i = 0; i < nscheds; i++)
+        free(scheds[i].schedule);
+    free(slas);
+    free(scheds);
+    slas = NULL;
+    scheds = NULL;
+    nslas = nscheds = 0;
     views = NULL;
     reqs = NULL;
     routes = NULL;
@@ -110,6 +134,47 @@ void metrics_materialization(const char *view, bool success, double seconds, uin
         s->dur_count++;
         s->dur_sum += seconds;
     }
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_sla(const char *view, bool breached)
+{
+    pthread_mutex_lock(&mu);
+    struct sla_series *s = NULL;
+    for (size_t i = 0; i < nslas && !s; i++)
+        if (strcmp(slas[i].view, view) == 0)
+            s = &slas[i];
+    if (!s) {
+        struct sla_series *g = grow(slas, &nslas, sizeof *slas);
+        if (g) {
+            slas = g;
+            s = &slas[nslas - 1];
+            s->view = xstrdup(view);
+        }
+    }
+    if (s)
+        s->breached = breached;
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_schedule_run(const char *schedule, const char *result)
+{
+    pthread_mutex_lock(&mu);
+    struct sched_series *s = NULL;
+    for (size_t i = 0; i < nscheds && !s; i++)
+        if (strcmp(scheds[i].schedule, schedule) == 0 && strcmp(scheds[i].result, result) == 0)
+            s = &scheds[i];
+    if (!s) {
+        struct sched_series *g = grow(scheds, &nscheds, sizeof *scheds);
+        if (g) {
+            scheds = g;
+            s = &scheds[nscheds - 1];
+            s->schedule = xstrdup(schedule);
+            snprintf(s->result, sizeof s->result, "%s", result);
+        }
+    }
+    if (s)
+        s->count++;
     pthread_mutex_unlock(&mu);
 }
 
@@ -289,6 +354,22 @@ int metrics_render(const struct ferry_config *cfg, const uint64_t job_counts[5],
         fbuf_adds(out, "ferry_http_request_duration_seconds_count{route=");
         add_label(out, routes[i].route);
         fbuf_addf(out, "} %llu\n", (unsigned long long)routes[i].count);
+    }
+    fbuf_adds(out, "# HELP ferry_freshness_sla_breached 1 while a feature view is staler than its freshness_sla.\n"
+                   "# TYPE ferry_freshness_sla_breached gauge\n");
+    for (size_t i = 0; i < nslas; i++) {
+        fbuf_adds(out, "ferry_freshness_sla_breached{feature_view=");
+        add_label(out, slas[i].view);
+        fbuf_addf(out, "} %d\n", slas[i].breached ? 1 : 0);
+    }
+    fbuf_adds(out, "# HELP ferry_schedule_runs_total Scheduled runs by schedule and result.\n"
+                   "# TYPE ferry_schedule_runs_total counter\n");
+    for (size_t i = 0; i < nscheds; i++) {
+        fbuf_adds(out, "ferry_schedule_runs_total{schedule=");
+        add_label(out, scheds[i].schedule);
+        fbuf_adds(out, ",result=");
+        add_label(out, scheds[i].result);
+        fbuf_addf(out, "} %llu\n", (unsigned long long)scheds[i].count);
     }
     pthread_mutex_unlock(&mu);
     render_freshness(cfg, out);

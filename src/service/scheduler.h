@@ -31,6 +31,10 @@ struct scheduler;
  * scheduler_step themselves), starts the scheduler thread. jobs and cfg must outlive it. */
 int scheduler_start(const struct ferry_config *cfg, struct job_manager *jobs, const struct sched_clock *clock,
                     bool run_thread, struct scheduler **out, struct ferry_err *err);
+/* Stops the thread (no new submissions; jobs already submitted are the job manager's), then frees.
+ * scheduler_halt only stops the thread, so GET /schedules can still answer until the HTTP server
+ * is gone; scheduler_stop after it frees. */
+void scheduler_halt(struct scheduler *s);
 void scheduler_stop(struct scheduler *s);
 
 /* Does everything due at the clock's now: submits due runs (with catch-up and concurrency policy),
@@ -38,8 +42,12 @@ void scheduler_stop(struct scheduler *s);
  * SLA breach state. Returns the next time anything is due (INT64_MAX if never). */
 int64_t scheduler_step(struct scheduler *s);
 
+/* Blocks until every job the scheduler is following has finished (tests: step, wait, step). Not
+ * with the thread running. */
+void scheduler_wait_jobs(struct scheduler *s);
+
 /* GET /schedules: [{"name","views","cron"|"every","timezone","mode","next_run","last_run",
- * "last_job","last_status","attempt"}]. */
+ * "last_job","last_status","attempt"}] (also "catchup", "concurrency", "retries", "last_tick"). */
 int scheduler_list_json(struct scheduler *s, struct fbuf *out, struct ferry_err *err);
 
 #endif

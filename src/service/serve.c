@@ -10,6 +10,7 @@
 #include "service/http.h"
 #include "service/jobs.h"
 #include "service/metrics.h"
+#include "service/scheduler.h"
 #include "service/svc_log.h"
 
 #include <pthread.h>
@@ -45,10 +46,19 @@ int service_serve(const struct ferry_config *cfg, const char *host, int port, st
         metrics_cleanup();
         return rc;
     }
+    /* Schedules are validated here (cron, zones, views against the registry): a bad one stops the
+     * start with its feature_store.yaml line, before anything listens. */
+    rc = scheduler_start(cfg, svc.jobs, sched_real_clock(), true, &svc.sched, err);
+    if (rc != 0) {
+        jobs_stop(svc.jobs, 0);
+        metrics_cleanup();
+        return rc;
+    }
     struct http_server *http = NULL;
     int bound = 0;
     rc = http_start(&svc, host, port, &http, &bound, err);
     if (rc != 0) {
+        scheduler_stop(svc.sched);
         jobs_stop(svc.jobs, 0);
         metrics_cleanup();
         return rc;
@@ -65,8 +75,12 @@ int service_serve(const struct ferry_config *cfg, const char *host, int port, st
              sc->shutdown_grace_seconds);
     svc_log("info", "shutdown", extra);
     http_quiesce(http);
+    /* No new scheduled jobs once stopping (and none after the job manager is gone); the running ones
+     * are the job manager's to stop. Freed only when no request can read the schedule list. */
+    scheduler_halt(svc.sched);
     jobs_stop(svc.jobs, sc->shutdown_grace_seconds);
     http_stop(http);
+    scheduler_stop(svc.sched);
     metrics_cleanup();
     return 0;
 }

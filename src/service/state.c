@@ -81,7 +81,16 @@ static const char *const schema_sql =
     "CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency_key ON jobs(idempotency_key)"
     " WHERE idempotency_key IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS jobs_newest ON jobs(created_ns DESC);"
-    "CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);";
+    "CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);"
+    /* One row per schedule (scheduler.c): what catch-up after a restart and `ferry schedules` need. */
+    "CREATE TABLE IF NOT EXISTS schedules ("
+    " name TEXT PRIMARY KEY,"
+    " last_tick INTEGER,"            /* newest tick fully handled (run finished, given up or skipped) */
+    " last_run INTEGER,"             /* when the newest run was submitted */
+    " last_job TEXT,"
+    " last_status TEXT,"
+    " attempt INTEGER"
+    ");";
 
 int state_open(const char *path, bool create, struct state_db **out, struct ferry_err *err)
 {
@@ -498,6 +507,61 @@ int state_mark_interrupted(struct state_db *s, int64_t now_ns, int *count, struc
         rc = step_done(s, st, "cannot mark interrupted jobs", err);
         if (!rc && count)
             *count = sqlite3_changes(s->db);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- schedules */
+
+int state_schedule_get(struct state_db *s, const char *name, struct state_schedule *out, struct ferry_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->last_tick = out->last_run = FERRY_TIME_NONE;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT last_tick, last_run, last_job, last_status, attempt FROM schedules WHERE name = ?1",
+                     &st, err);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        int src = sqlite3_step(st);
+        if (src == SQLITE_ROW) {
+            rc = 1;
+            if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+                out->last_tick = sqlite3_column_int64(st, 0);
+            if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+                out->last_run = sqlite3_column_int64(st, 1);
+            const char *t = (const char *)sqlite3_column_text(st, 2);
+            snprintf(out->last_job, sizeof out->last_job, "%s", t ? t : "");
+            t = (const char *)sqlite3_column_text(st, 3);
+            snprintf(out->last_status, sizeof out->last_status, "%s", t ? t : "");
+            out->attempt = sqlite3_column_int(st, 4);
+        } else if (src != SQLITE_DONE) {
+            rc = db_fail(s, err, "cannot read a schedule");
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int state_schedule_put(struct state_db *s, const char *name, const struct state_schedule *row, struct ferry_err *err)
+{
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s,
+                     "INSERT INTO schedules (name, last_tick, last_run, last_job, last_status, attempt)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(name) DO UPDATE SET last_tick = ?2,"
+                     " last_run = ?3, last_job = ?4, last_status = ?5, attempt = ?6",
+                     &st, err);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        bind_time(st, 2, row->last_tick);
+        bind_time(st, 3, row->last_run);
+        bind_text(st, 4, row->last_job[0] ? row->last_job : NULL);
+        bind_text(st, 5, row->last_status[0] ? row->last_status : NULL);
+        sqlite3_bind_int(st, 6, row->attempt);
+        rc = step_done(s, st, "cannot write a schedule", err);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;

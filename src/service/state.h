@@ -64,4 +64,18 @@ int state_find_idempotency(struct state_db *db, const char *key, char id[JOB_ID_
  * finished now. *count (may be NULL) gets how many. */
 int state_mark_interrupted(struct state_db *db, int64_t now_ns, int *count, struct ferry_err *err);
 
+/* A schedule's row (scheduler.c). Times FERRY_TIME_NONE when unset; strings "" when unset. */
+struct state_schedule {
+    int64_t last_tick;              /* newest tick fully handled: its run finished or it was skipped */
+    int64_t last_run;               /* when the newest run was submitted (scheduler clock) */
+    char last_job[JOB_ID_LEN];
+    char last_status[24];           /* queued, running, succeeded, failed, cancelled, timeout, skipped */
+    int attempt;
+};
+/* 1 with the row, 0 when the schedule has none yet, or an error. */
+int state_schedule_get(struct state_db *db, const char *name, struct state_schedule *out, struct ferry_err *err);
+/* Inserts or replaces the row. */
+int state_schedule_put(struct state_db *db, const char *name, const struct state_schedule *row,
+                       struct ferry_err *err);
+
 #endif
