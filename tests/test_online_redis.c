@@ -780,7 +780,11 @@ TEST(online_redis_100k_entities_write_skip_and_read)
     }
     const char *feats[] = {"avg_daily_trips"};
     struct online_read_result r;
+    struct timespec t3;
     ASSERT_OK(online_read(st, "feature_repo", &v, keys, N, feats, 1, &r, &e), E(&e));
+    clock_gettime(CLOCK_MONOTONIC, &t3);
+    double rd = (double)(t3.tv_sec - t2.tv_sec) + (double)(t3.tv_nsec - t2.tv_nsec) / 1e9;
+    fprintf(stderr, "  redis: %d entities read in %.3fs (%.0f keys/s, key setup included)\n", N, rd, N / rd);
     for (int i = 0; i < N; i += 997) {
         ASSERT_EQ_INT(r.event_ns[i], SEC(T0) + i / 1000 * 1000);
         ASSERT_EQ_HEX(r.bytes.data + r.val_off[i], r.val_len[i], I_308);
