@@ -190,7 +190,7 @@ TEST(online_open_rejects_unknown_and_missing_type)
     struct ferry_err e = {0};
     cfg.online.type = "redis_like";
     ASSERT_EQ_INT(online_open(&cfg, &st, &e), FERRY_ECONFIG);
-    ASSERT_EQ_STR(e.msg, "online store type 'redis_like' is not supported by ferry (supported: sqlite)");
+    ASSERT_EQ_STR(e.msg, "online store type 'redis_like' is not supported by ferry (supported: sqlite, redis)");
     ASSERT_TRUE(st == NULL);
     cfg.online.type = NULL;
     ASSERT_EQ_INT(online_open(&cfg, &st, &e), FERRY_ECONFIG);

@@ -12,6 +12,7 @@
 
 static const struct online_store_type *const backends[] = {
     &online_sqlite_type,
+    &online_redis_type,
 };
 
 static const struct online_store_type *find_backend(const char *name)

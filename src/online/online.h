@@ -53,6 +53,7 @@ struct online_store_type {
 
 /* Backends, for the table in online.c. */
 extern const struct online_store_type online_sqlite_type;
+extern const struct online_store_type online_redis_type;
 
 /* Opens the store named by cfg->online.type. A store is used by one thread at a time. */
 int online_open(const struct ferry_config *cfg, struct online_store **out, struct ferry_err *err);
