@@ -16,6 +16,9 @@ static const struct { const char *name; const struct offline_store_type *type; }
     {"dask", &offline_duckdb_type},
     {"duckdb", &offline_duckdb_type},
     {"postgres", &offline_postgres_type},
+    /* Snowflake through its official ODBC driver; Feast's keys become a connection string. */
+    {"snowflake.offline", &offline_odbc_type},
+    {"odbc", &offline_odbc_type},
 };
 #define DEFAULT_TYPE "dask"
 
@@ -50,7 +53,7 @@ int offline_open(const struct ferry_config *cfg, struct offline_store **out, str
     const struct offline_store_type *t = find_type(name);
     if (!t)
         return ferry_errf(err, FERRY_ECONFIG,
-                          "offline_store type '%s' is not supported; supported: file, dask, duckdb, postgres",
+                          "offline_store type '%s' is not supported; supported: file, dask, duckdb, postgres, snowflake.offline, odbc",
                           name);
     int rc = fault("open", err);
     if (rc)

@@ -265,12 +265,21 @@ int sq_build_describe(struct fbuf *b, const struct sq_dialect *dl, const struct 
     return fbuf_adds(b, " WHERE 1 = 0");
 }
 
-static int add_cols(struct fbuf *b, const struct sq_dialect *dl, const struct sq_plan *p)
+/* The inner query names result column i "_ferry_c<i>" so the outer one selects by position:
+ * one source column may serve two names (a key and a feature, or two mapped features), which
+ * would otherwise be an ambiguous column reference. */
+static int add_cols(struct fbuf *b, const struct sq_dialect *dl, const struct sq_plan *p, bool inner)
 {
     for (size_t i = 0; i < p->nresult; i++) {
+        char alias[32];
+        snprintf(alias, sizeof alias, "_ferry_c%zu", i);
         if (i)
             fbuf_adds(b, ", ");
-        sq_add_ident(b, dl, sq_result_src(p, i));
+        if (inner) {
+            sq_add_ident(b, dl, sq_result_src(p, i));
+            fbuf_adds(b, " AS ");
+        }
+        sq_add_ident(b, dl, alias);
     }
     return 0;
 }
@@ -279,9 +288,9 @@ int sq_build_latest(struct fbuf *b, const struct sq_dialect *dl, const struct fe
                     const struct sq_plan *p)
 {
     fbuf_adds(b, "SELECT ");
-    add_cols(b, dl, p);
+    add_cols(b, dl, p, false);
     fbuf_adds(b, " FROM (SELECT ");
-    add_cols(b, dl, p);
+    add_cols(b, dl, p, true);
     fbuf_adds(b, ", ROW_NUMBER() OVER (");
     size_t npart = 0;
     for (size_t k = 0; k < p->nkeys; k++) {

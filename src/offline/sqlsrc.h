@@ -78,7 +78,7 @@ int sq_add_from(struct fbuf *b, const struct sq_dialect *dl, const struct feast_
 int sq_build_describe(struct fbuf *b, const struct sq_dialect *dl, const struct feast_source *s);
 /* The latest row per key in [lo, hi] (two parameters), portable to PostgreSQL, Snowflake, SQL Server
  * and Databricks:
- *   SELECT cols FROM (SELECT cols, ROW_NUMBER() OVER (PARTITION BY keys ORDER BY ts DESC,
+ *   SELECT aliases FROM (SELECT col AS alias..., ROW_NUMBER() OVER (PARTITION BY keys ORDER BY ts DESC,
  *     CASE WHEN created IS NULL THEN 1 ELSE 0 END, created DESC) AS "_feast_row"
  *     FROM <from> WHERE ts BETWEEN lo AND hi) AS "_ferry_latest" WHERE "_feast_row" = 1 */
 int sq_build_latest(struct fbuf *b, const struct sq_dialect *dl, const struct feast_source *s,
