@@ -267,3 +267,67 @@ TEST(offline_pg_features_yaml_sources)
     ASSERT_CONTAINS(err.msg, "table: only for postgres, snowflake or odbc sources");
     free(yaml);
 }
+
+/* ---- registry: Feast's PostgreSQLSource and SnowflakeSource ---- */
+
+#include "registry/registry.h"
+
+/* apply writes a postgres source as Feast's PostgreSQLSource (CUSTOM_SOURCE, the JSON configuration
+ * bytes as Python's json.dumps writes them) and a snowflake source with snowflake_options; reading
+ * the registry back gives the same sources. */
+TEST(offline_pg_registry_round_trip_sql_sources)
+{
+    const char *yaml =
+        "entities:\n  - name: driver\n    join_keys: [driver_id]\n"
+        "sources:\n"
+        "  - name: pg\n    kind: postgres\n    table: public.stats\n    timestamp_field: ts\n"
+        "    created_timestamp_column: created\n"
+        "  - name: sf\n    kind: snowflake\n    query: SELECT * FROM T\n    database: DB\n    schema: S\n"
+        "    timestamp_field: TS\n"
+        "feature_views:\n"
+        "  - name: a\n    entities: [driver]\n    source: pg\n"
+        "    schema:\n      - {name: driver_id, dtype: Int64}\n      - {name: f, dtype: Float64}\n"
+        "  - name: b\n    entities: [driver]\n    source: sf\n"
+        "    schema:\n      - {name: driver_id, dtype: Int64}\n      - {name: g, dtype: String}\n";
+    char fpath[600], rpath[600];
+    snprintf(fpath, sizeof fpath, "%s/features.yaml", test_tmpdir());
+    snprintf(rpath, sizeof rpath, "%s/registry.db", test_tmpdir());
+    test_write_file(fpath, yaml);
+    struct feast_defs d;
+    struct ferry_err err = {0};
+    ASSERT_OK(defs_load(fpath, &d, &err), &err);
+    ASSERT_OK(registry_apply(rpath, "p", &d, NULL, &err), &err);
+    feast_defs_cleanup(&d);
+
+    size_t len;
+    char *data = test_read_file(rpath, &len);
+    const char *want = "{\"name\": \"pg\", \"query\": \"\", \"table\": \"public.stats\"}";
+    ASSERT_TRUE(memmem(data, len, want, strlen(want)) != NULL);
+    const char *cls = "feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source.PostgreSQLSource";
+    ASSERT_TRUE(memmem(data, len, cls, strlen(cls)) != NULL);
+    free(data);
+
+    struct registry *reg = NULL;
+    ASSERT_OK(registry_load(rpath, &reg, &err), &err);
+    struct feast_view *vs = NULL;
+    size_t n = 0;
+    ASSERT_OK(registry_views(reg, "p", &vs, &n, &err), &err);
+    ASSERT_EQ_INT(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        const struct feast_source *s = &vs[i].source;
+        if (strcmp(vs[i].name, "a") == 0) {
+            ASSERT_EQ_INT(s->kind, FEAST_SOURCE_POSTGRES);
+            ASSERT_EQ_STR(s->table, "public.stats");
+            ASSERT_TRUE(s->query == NULL);
+            ASSERT_EQ_STR(s->created_column, "created");
+        } else {
+            ASSERT_EQ_INT(s->kind, FEAST_SOURCE_SNOWFLAKE);
+            ASSERT_EQ_STR(s->query, "SELECT * FROM T");
+            ASSERT_EQ_STR(s->database, "DB");
+            ASSERT_EQ_STR(s->schema, "S");
+            ASSERT_EQ_STR(s->timestamp_field, "TS");
+        }
+    }
+    registry_views_free(vs, n);
+    registry_free(reg);
+}
