@@ -59,9 +59,13 @@ static int check_sources(const struct ferry_config *cfg, struct feast_defs *defs
     int rc = offline_open(cfg, &off, err);
     for (size_t i = 0; i < defs->nviews && !rc; i++) {
         struct feast_view *v = &defs->views[i];
-        char *path = path_join(cfg->repo_dir, v->source.path);
-        bool exists = file_exists(path);
-        free(path);
+        /* A SQL source lives in the offline store's database: check it there. */
+        bool exists = true;
+        if (!feast_source_is_sql(&v->source)) {
+            char *path = path_join(cfg->repo_dir, v->source.path);
+            exists = file_exists(path);
+            free(path);
+        }
         if ((rc = infer_key_types(off, v, exists, err)) != 0)
             break;
         struct feast_schema schema;

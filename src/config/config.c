@@ -224,6 +224,146 @@ static int parse_online(struct ydoc *d, yaml_node_t *n, const char *repo, struct
 
 /* ---- offline_store ---- */
 
+static void offline_cleanup(struct offline_config *o)
+{
+    char **strs[] = {&o->type, &o->host, &o->database, &o->db_schema, &o->user, &o->password,
+                     &o->sslmode, &o->sslkey_path, &o->sslcert_path, &o->sslrootcert_path,
+                     &o->entity_select_mode, &o->account, &o->role, &o->warehouse, &o->authenticator,
+                     &o->schema, &o->private_key, &o->private_key_passphrase, &o->driver, &o->dsn,
+                     &o->connection_string};
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        free(*strs[i]);
+    memset(o, 0, sizeof *o);
+}
+
+/* Optional string keys: each name in keys[] (NULL-terminated) fills the matching out[] slot. */
+static int offline_strs(struct ydoc *d, yaml_node_t *map, const char *const *keys, char **const *out)
+{
+    for (size_t i = 0; keys[i]; i++) {
+        yaml_node_t *v = ymap_get(d, map, keys[i]);
+        if (!v || yis_null(v))
+            continue;
+        char what[64];
+        snprintf(what, sizeof what, "offline_store.%s", keys[i]);
+        int rc = yget_str(d, v, what, out[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int offline_required(struct ydoc *d, yaml_node_t *map, const char *store, const char *key,
+                            const char *value)
+{
+    if (value && *value)
+        return 0;
+    return yerr(d, map, "offline_store (%s): %s: required", store, key);
+}
+
+/* Feast's PostgreSQLOfflineStoreConfig: PostgreSQLConfig plus entity_select_mode. */
+static int parse_offline_postgres(struct ydoc *d, yaml_node_t *n, struct offline_config *o)
+{
+    static const char *const keys[] = {"type", "host", "port", "database", "db_schema", "user",
+                                       "password", "sslmode", "sslkey_path", "sslcert_path",
+                                       "sslrootcert_path", "min_conn", "max_conn", "conn_type",
+                                       "keepalives_idle", "entity_select_mode", NULL};
+    int rc = ymap_check_keys(d, n, "offline_store (postgres)", keys, false);
+    if (rc)
+        return rc;
+    static const char *const strs[] = {"host", "database", "db_schema", "user", "password", "sslmode",
+                                       "sslkey_path", "sslcert_path", "sslrootcert_path",
+                                       "entity_select_mode", NULL};
+    char **const outs[] = {&o->host, &o->database, &o->db_schema, &o->user, &o->password, &o->sslmode,
+                           &o->sslkey_path, &o->sslcert_path, &o->sslrootcert_path, &o->entity_select_mode};
+    if ((rc = offline_strs(d, n, strs, outs)))
+        return rc;
+    o->port = 5432;
+    yaml_node_t *v;
+    int64_t i;
+    if ((v = ymap_get(d, n, "port")) && !yis_null(v)) {
+        if ((rc = yget_int(d, v, "offline_store.port", &i)))
+            return rc;
+        if (i < 1 || i > 65535)
+            return yerr(d, v, "offline_store.port: %lld is not a TCP port (1-65535)", (long long)i);
+        o->port = (int)i;
+    }
+    if ((v = ymap_get(d, n, "keepalives_idle")) && !yis_null(v)) {
+        if ((rc = yget_int(d, v, "offline_store.keepalives_idle", &o->keepalives_idle)))
+            return rc;
+        if (o->keepalives_idle < 0)
+            return yerr(d, v, "offline_store.keepalives_idle: must not be negative");
+    }
+    /* Pool settings only matter to Feast's Python connection pool; ferry uses one connection per
+     * pull, so they are checked for type and otherwise ignored. */
+    if ((v = ymap_get(d, n, "min_conn")) && (rc = yget_int(d, v, "offline_store.min_conn", &i)))
+        return rc;
+    if ((v = ymap_get(d, n, "max_conn")) && (rc = yget_int(d, v, "offline_store.max_conn", &i)))
+        return rc;
+    if ((v = ymap_get(d, n, "conn_type"))) {
+        char *ct = NULL;
+        if ((rc = yget_str(d, v, "offline_store.conn_type", &ct)))
+            return rc;
+        bool ok = strcmp(ct, "singleton") == 0 || strcmp(ct, "pool") == 0;
+        free(ct);
+        if (!ok)
+            return yerr(d, v, "offline_store.conn_type: must be singleton or pool");
+    }
+    if (o->entity_select_mode && strcmp(o->entity_select_mode, "temp_table") &&
+        strcmp(o->entity_select_mode, "embed_query"))
+        return yerr(d, ymap_get(d, n, "entity_select_mode"),
+                    "offline_store.entity_select_mode: must be temp_table or embed_query");
+    if (!o->db_schema)
+        o->db_schema = xstrdup("public");
+    if (!o->sslmode)
+        o->sslmode = xstrdup("require");   /* Feast's PostgreSQLConfig default */
+    if ((rc = offline_required(d, n, "postgres", "host", o->host)) ||
+        (rc = offline_required(d, n, "postgres", "database", o->database)) ||
+        (rc = offline_required(d, n, "postgres", "user", o->user)))
+        return rc;
+    if (!o->password)                      /* required by Feast; "" is a legal password */
+        return yerr(d, n, "offline_store (postgres): password: required");
+    return 0;
+}
+
+/* Feast's SnowflakeOfflineStoreConfig allows unknown keys; the ones ferry uses are read here.
+ * ferry adds driver and connection_string (the ODBC side, see README). */
+static int parse_offline_snowflake(struct ydoc *d, yaml_node_t *n, struct offline_config *o)
+{
+    static const char *const strs[] = {"account", "user", "password", "role", "warehouse", "database",
+                                       "schema", "authenticator", "private_key", "private_key_passphrase",
+                                       "driver", "connection_string", NULL};
+    char **const outs[] = {&o->account, &o->user, &o->password, &o->role, &o->warehouse, &o->database,
+                           &o->schema, &o->authenticator, &o->private_key, &o->private_key_passphrase,
+                           &o->driver, &o->connection_string};
+    int rc = offline_strs(d, n, strs, outs);
+    if (rc)
+        return rc;
+    yaml_node_t *v;
+    if ((v = ymap_get(d, n, "private_key_content")) && !yis_null(v))
+        return yerr(d, v, "offline_store.private_key_content: not supported by ferry (use private_key, "
+                    "the path of the key file)");
+    if (!o->schema)
+        o->schema = xstrdup("PUBLIC");
+    if (!o->connection_string && (rc = offline_required(d, n, "snowflake.offline", "database", o->database)))
+        return rc;
+    return 0;
+}
+
+static int parse_offline_odbc(struct ydoc *d, yaml_node_t *n, struct offline_config *o)
+{
+    static const char *const keys[] = {"type", "dsn", "connection_string", "user", "password", NULL};
+    int rc = ymap_check_keys(d, n, "offline_store (odbc)", keys, false);
+    if (rc)
+        return rc;
+    static const char *const strs[] = {"dsn", "connection_string", "user", "password", NULL};
+    char **const outs[] = {&o->dsn, &o->connection_string, &o->user, &o->password};
+    if ((rc = offline_strs(d, n, strs, outs)))
+        return rc;
+    if (!o->dsn == !o->connection_string)
+        return yerr(d, n, "offline_store (odbc): exactly one of dsn or connection_string is required");
+    return 0;
+}
+
 static int parse_offline(struct ydoc *d, yaml_node_t *n, struct offline_config *o)
 {
     if (!n || yis_null(n)) {
@@ -234,6 +374,9 @@ static int parse_offline(struct ydoc *d, yaml_node_t *n, struct offline_config *
         if (!*yscalar(n))
             return yerr(d, n, "offline_store: empty type");
         o->type = xstrdup(yscalar(n));
+        if (strcmp(o->type, "postgres") == 0 || strcmp(o->type, "snowflake.offline") == 0 ||
+            strcmp(o->type, "odbc") == 0)
+            return yerr(d, n, "offline_store: type %s needs connection settings (write a mapping)", o->type);
         return 0;
     }
     if (!yis_map(n))
@@ -252,6 +395,12 @@ static int parse_offline(struct ydoc *d, yaml_node_t *n, struct offline_config *
         static const char *const keys[] = {"type", "staging_location", "staging_location_endpoint_override", NULL};
         return ymap_check_keys(d, n, "offline_store (duckdb)", keys, false);
     }
+    if (strcmp(o->type, "postgres") == 0)
+        return parse_offline_postgres(d, n, o);
+    if (strcmp(o->type, "snowflake.offline") == 0)
+        return parse_offline_snowflake(d, n, o);
+    if (strcmp(o->type, "odbc") == 0)
+        return parse_offline_odbc(d, n, o);
     return 0;
 }
 
@@ -901,7 +1050,7 @@ void config_cleanup(struct ferry_config *cfg)
     free(cfg->online.connection_string);
     free(cfg->online.redis_type);
     free(cfg->online.sentinel_master);
-    free(cfg->offline.type);
+    offline_cleanup(&cfg->offline);
     free(cfg->ferry.features_path);
     free(cfg->ferry.duckdb_memory_limit);
     free(cfg->ferry.state_path);

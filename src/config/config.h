@@ -24,7 +24,28 @@ struct online_config {
 };
 
 struct offline_config {
-    char *type;               /* "file" (default "dask" maps here), "duckdb", ... */
+    char *type;               /* "file" (default "dask" maps here), "duckdb", "postgres",
+                               * "snowflake.offline", "odbc" */
+    /* postgres (Feast's PostgreSQLConfig, feast-compat.md §1.4/§1.5); also database/user/password
+     * for snowflake.offline */
+    char *host;               /* required */
+    int port;                 /* default 5432 */
+    char *database;           /* required (postgres, snowflake.offline) */
+    char *db_schema;          /* default "public"; the session's search_path */
+    char *user, *password;    /* required (postgres) */
+    char *sslmode;            /* default "require" (Feast's default) */
+    char *sslkey_path, *sslcert_path, *sslrootcert_path;
+    int64_t keepalives_idle;  /* 0 = unset */
+    char *entity_select_mode; /* temp_table (default) | embed_query; not used by materialization */
+    /* snowflake.offline (Feast's SnowflakeOfflineStoreConfig; unknown keys are allowed) */
+    char *account, *role, *warehouse, *authenticator;
+    char *schema;             /* default "PUBLIC" */
+    char *private_key;        /* path of a PKCS#8 key file */
+    char *private_key_passphrase;
+    /* odbc, and ferry's extras for snowflake.offline */
+    char *driver;             /* ODBC driver name; snowflake.offline default "SnowflakeDSIIDriver" */
+    char *dsn;                /* odbc: a data source name from odbc.ini */
+    char *connection_string;  /* odbc: a full connection string; snowflake.offline: used as is */
 };
 
 /* `ferry: serve:` — the HTTP service. */

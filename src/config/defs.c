@@ -200,7 +200,8 @@ static int parse_source(struct defs_ctx *c, yaml_node_t *item, size_t index, con
             return rc;
         snprintf(ctx, sizeof ctx, "source '%s'", s->name);
     }
-    static const char *const keys[] = {"name", "kind", "path", "timestamp_field", "created_timestamp_column",
+    static const char *const keys[] = {"name", "kind", "path", "table", "query", "database", "schema",
+                                       "timestamp_field", "created_timestamp_column",
                                        "field_mapping", "description", NULL};
     if ((rc = ymap_check_keys(&c->d, item, ctx, keys, true)))
         return rc;
@@ -208,24 +209,73 @@ static int parse_source(struct defs_ctx *c, yaml_node_t *item, size_t index, con
     char *kind = NULL;
     if ((rc = get_opt_str(c, item, "kind", ctx, &kind)))
         return rc;
-    if (kind && strcmp(kind, "file") != 0) {
-        rc = yerr(&c->d, ymap_get(&c->d, item, "kind"), "%s: kind '%.40s' is not supported (only 'file')", ctx, kind);
-        free(kind);
-        return rc;
+    if (kind) {
+        if (strcmp(kind, "postgres") == 0)
+            s->kind = FEAST_SOURCE_POSTGRES;
+        else if (strcmp(kind, "snowflake") == 0)
+            s->kind = FEAST_SOURCE_SNOWFLAKE;
+        else if (strcmp(kind, "odbc") == 0)
+            s->kind = FEAST_SOURCE_ODBC;
+        else if (strcmp(kind, "file") != 0) {
+            rc = yerr(&c->d, ymap_get(&c->d, item, "kind"),
+                      "%s: kind '%.40s' is not supported (file, postgres, snowflake or odbc)", ctx, kind);
+            free(kind);
+            return rc;
+        }
     }
     free(kind);
-    if ((rc = get_req_str(c, item, "path", ctx, &s->path)))
-        return rc;
-    if (str_ends_with(s->path, ".parquet") || str_ends_with(s->path, ".pq") ||
-        str_ends_with(s->path, ".PARQUET") || str_ends_with(s->path, ".PQ"))
-        s->file_format = FEAST_FORMAT_PARQUET;
-    else if (str_ends_with(s->path, ".csv") || str_ends_with(s->path, ".CSV"))
-        s->file_format = FEAST_FORMAT_CSV;
-    else
-        return yerr(&c->d, ymap_get(&c->d, item, "path"),
-                    "%s: path '%.80s' must end in .parquet, .pq or .csv (the file format comes from it)", ctx, s->path);
-    if (!s->name)
-        s->name = xstrdup(s->path);
+    if (feast_source_is_sql(s)) {
+        /* A SQL source names exactly one of a table or a query, as Feast's PostgreSQLSource and
+         * SnowflakeSource require; the query text is the user's own and runs as a subquery. */
+        yaml_node_t *pn = ymap_get(&c->d, item, "path");
+        if (pn)
+            return yerr(&c->d, pn, "%s: path: not used by a %s source (use table or query)", ctx,
+                        s->kind == FEAST_SOURCE_POSTGRES ? "postgres" :
+                        s->kind == FEAST_SOURCE_SNOWFLAKE ? "snowflake" : "odbc");
+        if ((rc = get_opt_str(c, item, "table", ctx, &s->table)) ||
+            (rc = get_opt_str(c, item, "query", ctx, &s->query)))
+            return rc;
+        if (s->table && !*s->table) { free(s->table); s->table = NULL; }
+        if (s->query && !*s->query) { free(s->query); s->query = NULL; }
+        if (!s->table == !s->query)
+            return yerr(&c->d, item, "%s: exactly one of table or query is required", ctx);
+        if (s->kind == FEAST_SOURCE_SNOWFLAKE &&
+            ((rc = get_opt_str(c, item, "database", ctx, &s->database)) ||
+             (rc = get_opt_str(c, item, "schema", ctx, &s->schema))))
+            return rc;
+        if (s->kind != FEAST_SOURCE_SNOWFLAKE) {
+            yaml_node_t *qn = ymap_get(&c->d, item, "database");
+            if (!qn)
+                qn = ymap_get(&c->d, item, "schema");
+            if (qn)
+                return yerr(&c->d, qn, "%s: database and schema are snowflake source keys (write "
+                            "schema.table in table)", ctx);
+        }
+        /* Feast's PostgreSQLSource and SnowflakeSource have no name default; ferry uses the table
+         * (or "query") so inline sources still get one. */
+        if (!s->name)
+            s->name = xstrdup(s->table ? s->table : "query");
+    } else {
+        static const char *const sql_only[] = {"table", "query", "database", "schema"};
+        for (size_t i = 0; i < sizeof sql_only / sizeof *sql_only; i++) {
+            yaml_node_t *qn = ymap_get(&c->d, item, sql_only[i]);
+            if (qn)
+                return yerr(&c->d, qn, "%s: %s: only for postgres, snowflake or odbc sources (set kind)",
+                            ctx, sql_only[i]);
+        }
+        if ((rc = get_req_str(c, item, "path", ctx, &s->path)))
+            return rc;
+        if (str_ends_with(s->path, ".parquet") || str_ends_with(s->path, ".pq") ||
+            str_ends_with(s->path, ".PARQUET") || str_ends_with(s->path, ".PQ"))
+            s->file_format = FEAST_FORMAT_PARQUET;
+        else if (str_ends_with(s->path, ".csv") || str_ends_with(s->path, ".CSV"))
+            s->file_format = FEAST_FORMAT_CSV;
+        else
+            return yerr(&c->d, ymap_get(&c->d, item, "path"),
+                        "%s: path '%.80s' must end in .parquet, .pq or .csv (the file format comes from it)", ctx, s->path);
+        if (!s->name)
+            s->name = xstrdup(s->path);
+    }
     if ((rc = get_req_str(c, item, "timestamp_field", ctx, &s->timestamp_field)) ||
         (rc = get_opt_str(c, item, "created_timestamp_column", ctx, &s->created_column)) ||
         (rc = get_kvs(c, item, "field_mapping", ctx, &s->field_mapping, &s->nfield_mapping)) ||

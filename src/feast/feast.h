@@ -46,14 +46,20 @@ struct feast_entity {
     struct feast_kv *tags; size_t ntags;
 };
 
-enum feast_source_kind { FEAST_SOURCE_FILE = 1 };
+/* FILE reads `path`; the SQL kinds read `table` (a name, dotted parts = schema.table) or `query`
+ * (the text of a SELECT, run as a subquery) from the offline store's database. */
+enum feast_source_kind { FEAST_SOURCE_FILE = 1, FEAST_SOURCE_POSTGRES = 2, FEAST_SOURCE_SNOWFLAKE = 3,
+                         FEAST_SOURCE_ODBC = 4 };
 enum feast_file_format { FEAST_FORMAT_PARQUET = 1, FEAST_FORMAT_CSV = 2 };
 
 struct feast_source {
     char *name;
     int kind;                          /* enum feast_source_kind */
-    char *path;                        /* file path or URI as written (relative to the repo dir) */
-    int file_format;                   /* enum feast_file_format, from the path's extension */
+    char *path;                        /* FILE: file path or URI as written (relative to the repo dir) */
+    int file_format;                   /* FILE: enum feast_file_format, from the path's extension */
+    char *table;                       /* SQL kinds: table name, or NULL when query is set */
+    char *query;                       /* SQL kinds: SELECT text (the user's own definition), or NULL */
+    char *database, *schema;           /* SNOWFLAKE: qualifiers of table (NULL = connection's) */
     char *timestamp_field;             /* event timestamp column, required */
     char *created_column;              /* NULL when not configured */
     struct feast_kv *field_mapping; size_t nfield_mapping; /* source column -> feature/key name */
@@ -103,6 +109,10 @@ void feast_view_cleanup(struct feast_view *v);
 void feast_defs_cleanup(struct feast_defs *d);
 /* Deep copies (abort on out-of-memory, like xmalloc). */
 void feast_source_copy(struct feast_source *dst, const struct feast_source *src);
+/* True for the kinds read through a SQL offline store (table or query instead of a path). */
+bool feast_source_is_sql(const struct feast_source *s);
+/* What a source reads, for messages and listings: the path, the table, or "query". Never NULL. */
+const char *feast_source_target(const struct feast_source *s);
 void feast_view_copy(struct feast_view *dst, const struct feast_view *src);
 /* Latest interval end, or FERRY_TIME_NONE when the view has none. */
 int64_t feast_view_max_end(const struct feast_view *v);

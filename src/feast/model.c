@@ -62,6 +62,10 @@ void feast_source_cleanup(struct feast_source *s)
 {
     free(s->name);
     free(s->path);
+    free(s->table);
+    free(s->query);
+    free(s->database);
+    free(s->schema);
     free(s->timestamp_field);
     free(s->created_column);
     free(s->description);
@@ -74,10 +78,29 @@ void feast_source_copy(struct feast_source *dst, const struct feast_source *src)
     *dst = *src;
     dst->name = xstrdup(src->name);
     dst->path = xstrdup(src->path);
+    dst->table = xstrdup(src->table);
+    dst->query = xstrdup(src->query);
+    dst->database = xstrdup(src->database);
+    dst->schema = xstrdup(src->schema);
     dst->timestamp_field = xstrdup(src->timestamp_field);
     dst->created_column = xstrdup(src->created_column);
     dst->description = xstrdup(src->description);
     dst->field_mapping = kvs_copy(src->field_mapping, src->nfield_mapping);
+}
+
+bool feast_source_is_sql(const struct feast_source *s)
+{
+    return s->kind == FEAST_SOURCE_POSTGRES || s->kind == FEAST_SOURCE_SNOWFLAKE ||
+           s->kind == FEAST_SOURCE_ODBC;
+}
+
+const char *feast_source_target(const struct feast_source *s)
+{
+    if (!feast_source_is_sql(s))
+        return s->path ? s->path : "";
+    if (s->table && *s->table)
+        return s->table;
+    return "query";
 }
 
 void feast_view_cleanup(struct feast_view *v)

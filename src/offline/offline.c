@@ -15,6 +15,10 @@ static const struct { const char *name; const struct offline_store_type *type; }
     {"file", &offline_duckdb_type},
     {"dask", &offline_duckdb_type},
     {"duckdb", &offline_duckdb_type},
+    {"postgres", &offline_postgres_type},
+    /* Snowflake through its official ODBC driver; Feast's keys become a connection string. */
+    {"snowflake.offline", &offline_odbc_type},
+    {"odbc", &offline_odbc_type},
 };
 #define DEFAULT_TYPE "dask"
 
@@ -49,7 +53,7 @@ int offline_open(const struct ferry_config *cfg, struct offline_store **out, str
     const struct offline_store_type *t = find_type(name);
     if (!t)
         return ferry_errf(err, FERRY_ECONFIG,
-                          "offline_store type '%s' is not supported; supported: file, dask, duckdb",
+                          "offline_store type '%s' is not supported; supported: file, dask, duckdb, postgres, snowflake.offline, odbc",
                           name);
     int rc = fault("open", err);
     if (rc)
@@ -63,6 +67,14 @@ int offline_open(const struct ferry_config *cfg, struct offline_store **out, str
     return 0;
 }
 
+/* A file source has a path; a SQL source a table or a query. */
+static bool has_target(const struct feast_source *s)
+{
+    if (feast_source_is_sql(s))
+        return (s->table && *s->table) || (s->query && *s->query);
+    return s->path && *s->path;
+}
+
 /* What every backend relies on: a view with a source, a schema that matches the view's keys and
  * features, and (for pulls) somewhere to send rows. */
 static int check_pull(struct offline_store *st, const struct offline_pull *pull, const char *fn,
@@ -71,8 +83,8 @@ static int check_pull(struct offline_store *st, const struct offline_pull *pull,
     if (!st || !pull || !pull->view || !pull->schema)
         return ferry_errf(err, FERRY_EINVAL, "%s: missing store, pull, view or schema", fn);
     const struct feast_view *v = pull->view;
-    if (!v->source.path || !*v->source.path)
-        return ferry_errf(err, FERRY_EINVAL, "%s: view %s has no source path", fn, v->name);
+    if (!has_target(&v->source))
+        return ferry_errf(err, FERRY_EINVAL, "%s: view %s has no source path, table or query", fn, v->name);
     if (!v->source.timestamp_field || !*v->source.timestamp_field)
         return ferry_errf(err, FERRY_EINVAL, "%s: view %s has no timestamp field", fn, v->name);
     /* An entity-less view's schema has the one implied key __dummy_id. */
@@ -114,7 +126,7 @@ int offline_pull_latest(struct offline_store *st, struct offline_pull *pull, str
 int offline_infer_types(struct offline_store *st, const struct feast_view *view, const char *const *names,
                         size_t n, int *vtypes, struct ferry_err *err)
 {
-    if (!st || !view || !view->source.path || (n && (!names || !vtypes)))
+    if (!st || !view || !has_target(&view->source) || (n && (!names || !vtypes)))
         return ferry_errf(err, FERRY_EINVAL, "offline_infer_types: missing store, view, source or names");
     return st->type->infer_types(st, view, names, n, vtypes, err);
 }

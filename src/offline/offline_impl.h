@@ -11,5 +11,7 @@ struct offline_store {
 };
 
 extern const struct offline_store_type offline_duckdb_type;
+extern const struct offline_store_type offline_postgres_type;
+extern const struct offline_store_type offline_odbc_type;
 
 #endif

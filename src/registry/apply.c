@@ -7,6 +7,7 @@
 #include "registry/registry.h"
 #include "registry/registry_pb.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,11 @@
 #include "core/util.h"
 
 #define FILE_SOURCE_CLASS "feast.infra.offline_stores.file_source.FileSource"
+#define POSTGRES_SOURCE_CLASS \
+    "feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source.PostgreSQLSource"
+#define SNOWFLAKE_SOURCE_CLASS "feast.infra.offline_stores.snowflake_source.SnowflakeSource"
+#define SOURCE_TYPE_CUSTOM 6
+#define SOURCE_TYPE_BATCH_SNOWFLAKE 8
 #define SQLITE_TABLE_CLASS "feast.infra.online_stores.sqlite.SqliteTable"
 #define SOURCE_TYPE_BATCH_FILE 1
 
@@ -80,7 +86,40 @@ static Feast__Core__FeatureSpecV2 **features_pb(const struct feast_feature *f, s
 /* FileSource names default to the path (Feast's FileSource constructor). */
 static const char *source_name(const struct feast_source *s)
 {
-    return s->name && *s->name ? s->name : s->path;
+    return s->name && *s->name ? s->name : feast_source_target(s);
+}
+
+/* PostgreSQLSource's custom options: json.dumps({"name": n, "query": q, "table": t}) exactly as
+ * Python writes it (", " and ": " separators, ASCII with \\u escapes), so the bytes match. */
+static void postgres_options_pb(Feast__Core__DataSource *d, const struct feast_source *s)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "name", json_string(source_name(s) ? source_name(s) : ""));
+    json_object_set_new(j, "query", json_string(s->query ? s->query : ""));
+    json_object_set_new(j, "table", json_string(s->table ? s->table : ""));
+    char *text = json_dumps(j, JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    json_decref(j);
+    Feast__Core__DataSource__CustomSourceOptions *co = PB_NEW(Feast__Core__DataSource__CustomSourceOptions,
+        FEAST__CORE__DATA_SOURCE__CUSTOM_SOURCE_OPTIONS__INIT);
+    size_t n = text ? strlen(text) : 0;
+    co->configuration.data = xmalloc(n ? n : 1);
+    memcpy(co->configuration.data, text ? text : "", n);
+    co->configuration.len = n;
+    free(text);
+    d->options_case = FEAST__CORE__DATA_SOURCE__OPTIONS_CUSTOM_OPTIONS;
+    d->custom_options = co;
+}
+
+static void snowflake_options_pb(Feast__Core__DataSource *d, const struct feast_source *s)
+{
+    Feast__Core__DataSource__SnowflakeOptions *o = PB_NEW(Feast__Core__DataSource__SnowflakeOptions,
+        FEAST__CORE__DATA_SOURCE__SNOWFLAKE_OPTIONS__INIT);
+    o->table = reg_str_new(s->table);
+    o->query = reg_str_new(s->query);
+    o->schema = reg_str_new(s->schema);
+    o->database = reg_str_new(s->database);
+    d->options_case = FEAST__CORE__DATA_SOURCE__OPTIONS_SNOWFLAKE_OPTIONS;
+    d->snowflake_options = o;
 }
 
 static Feast__Core__DataSource *source_pb(const struct feast_source *s, const char *project)
@@ -95,6 +134,17 @@ static Feast__Core__DataSource *source_pb(const struct feast_source *s, const ch
     d->name = reg_str_new(source_name(s));
     d->project = reg_str_new(project);
     d->description = reg_str_new(s->description);
+    if (s->kind == FEAST_SOURCE_POSTGRES || s->kind == FEAST_SOURCE_SNOWFLAKE) {
+        bool pg = s->kind == FEAST_SOURCE_POSTGRES;
+        d->type = pg ? SOURCE_TYPE_CUSTOM : SOURCE_TYPE_BATCH_SNOWFLAKE;
+        reg_str_set(&d->data_source_class_type, pg ? POSTGRES_SOURCE_CLASS : SNOWFLAKE_SOURCE_CLASS);
+        if (pg)
+            postgres_options_pb(d, s);
+        else
+            snowflake_options_pb(d, s);
+        d->meta = PB_NEW(Feast__Core__DataSource__SourceMeta, FEAST__CORE__DATA_SOURCE__SOURCE_META__INIT);
+        return d;
+    }
     Feast__Core__DataSource__FileOptions *fo =
         PB_NEW(Feast__Core__DataSource__FileOptions, FEAST__CORE__DATA_SOURCE__FILE_OPTIONS__INIT);
     fo->uri = reg_str_new(s->path);
@@ -387,17 +437,35 @@ struct apply_ctx {
     const char *online_db_path;
 };
 
+/* A file source needs a path; a postgres or snowflake source a table or a query. ODBC sources have
+ * no form Feast can read back, so they are not written to a registry. */
+static int check_source(const struct feast_source *s, const char *owner, struct ferry_err *err)
+{
+    const char *who = owner ? owner : "(unnamed)";
+    if (s->kind == FEAST_SOURCE_ODBC)
+        return ferry_errf(err, FERRY_ECONFIG, "apply: %s: odbc sources have no Feast registry form; use "
+                          "kind postgres or snowflake (both also read through type: odbc)", who);
+    if (feast_source_is_sql(s)) {
+        if ((!s->table || !*s->table) && (!s->query || !*s->query))
+            return ferry_errf(err, FERRY_ECONFIG, "apply: %s: source has no table or query", who);
+        return 0;
+    }
+    if (!s->path || !*s->path)
+        return ferry_errf(err, FERRY_ECONFIG, "apply: %s: source has no path", who);
+    return 0;
+}
+
 static int validate(const struct apply_ctx *c, struct ferry_err *err)
 {
+    int rc;
     if (!c->project || !*c->project)
         return ferry_errf(err, FERRY_EINVAL, "apply: empty project name");
     for (size_t i = 0; i < c->defs->nentities; i++)
         if (!c->defs->entities[i].name || !*c->defs->entities[i].name)
             return ferry_errf(err, FERRY_ECONFIG, "apply: entity %zu has no name", i + 1);
     for (size_t i = 0; i < c->defs->nsources; i++)
-        if (!c->defs->sources[i].path || !*c->defs->sources[i].path)
-            return ferry_errf(err, FERRY_ECONFIG, "apply: source %s has no path",
-                              c->defs->sources[i].name ? c->defs->sources[i].name : "(unnamed)");
+        if ((rc = check_source(&c->defs->sources[i], c->defs->sources[i].name, err)))
+            return rc;
     for (size_t i = 0; i < c->defs->nviews; i++) {
         const struct feast_view *v = &c->defs->views[i];
         if (!v->name || !*v->name)
@@ -405,8 +473,8 @@ static int validate(const struct apply_ctx *c, struct ferry_err *err)
         if (v->kind != FEAST_VIEW_BATCH && v->kind != FEAST_VIEW_STREAM)
             return ferry_errf(err, FERRY_ECONFIG, "apply: view %s: only batch and stream views can be applied",
                               v->name);
-        if (!v->source.path || !*v->source.path)
-            return ferry_errf(err, FERRY_ECONFIG, "apply: view %s has no batch source path", v->name);
+        if ((rc = check_source(&v->source, v->name, err)))
+            return rc;
     }
     return 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <uuid/uuid.h>
 
 #include "core/time.h"
@@ -194,6 +195,26 @@ static void source_from_pb(struct feast_source *s, const Feast__Core__DataSource
         /* Feast's FileSource reads CSV only through a file name; anything else is parquet. */
         s->file_format = s->path && str_ends_with(s->path, ".csv") ? FEAST_FORMAT_CSV
                                                                     : FEAST_FORMAT_PARQUET;
+    } else if (d->options_case == FEAST__CORE__DATA_SOURCE__OPTIONS_SNOWFLAKE_OPTIONS && d->snowflake_options) {
+        const Feast__Core__DataSource__SnowflakeOptions *o = d->snowflake_options;
+        s->kind = FEAST_SOURCE_SNOWFLAKE;
+        s->table = dup_nonempty(o->table);
+        s->query = dup_nonempty(o->query);
+        s->schema = dup_nonempty(o->schema);
+        s->database = dup_nonempty(o->database);
+    } else if (d->options_case == FEAST__CORE__DATA_SOURCE__OPTIONS_CUSTOM_OPTIONS && d->custom_options &&
+               d->data_source_class_type && str_ends_with(d->data_source_class_type, ".PostgreSQLSource")) {
+        /* PostgreSQLSource keeps json.dumps({"name", "query", "table"}) in the custom options; an
+         * unreadable one leaves the source without a table or query, which the offline store
+         * reports by view name. */
+        s->kind = FEAST_SOURCE_POSTGRES;
+        const ProtobufCBinaryData *c = &d->custom_options->configuration;
+        json_t *j = c->len ? json_loadb((const char *)c->data, c->len, 0, NULL) : NULL;
+        const char *t = j ? json_string_value(json_object_get(j, "table")) : NULL;
+        const char *q = j ? json_string_value(json_object_get(j, "query")) : NULL;
+        s->table = dup_nonempty(t);
+        s->query = dup_nonempty(q);
+        json_decref(j);
     }
 }
 
