@@ -79,8 +79,6 @@ static void render_views(const struct ferry_config *cfg, const struct feast_view
                   (long long)(v->ttl_ns / FERRY_NS_PER_SEC), v->online ? "true" : "false",
                   v->disabled ? "true" : "false", state_name(v->state));
         const char *src = feast_source_target(&v->source);
-        if (!src)
-            src = "";
         fbuf_add_json_str(b, src, strlen(src));
         fbuf_adds(b, ",\"intervals\":[");
         for (size_t k = 0; k < v->nintervals; k++)
