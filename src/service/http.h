@@ -5,6 +5,7 @@
 #ifndef FERRY_SERVICE_HTTP_H
 #define FERRY_SERVICE_HTTP_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -54,6 +55,18 @@ bool http_query_flag(const struct http_request *rq, const char *name);
 int http_error(struct http_response *rs, int status, const char *msg, const char *detail_json);
 /* The same for a ferry error: status from ferry_err_http_status, detail {"code": NAME}. */
 int http_error_ferry(struct http_response *rs, const struct ferry_err *err);
+
+/* ---- request bodies (http_body.c): each helper answers 400 itself and returns NULL/false ---- */
+int http_bad_request(struct http_response *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The body as a JSON object (caller json_decref's it). */
+json_t *http_body_object(const struct http_request *rq, struct http_response *rs);
+/* A required timestamp string (lenient ISO 8601, naive = UTC). */
+bool http_body_ts(json_t *doc, const char *name, int64_t *out, struct http_response *rs);
+/* start_ts and end_ts, with start not after end. */
+bool http_body_window(json_t *doc, int64_t *start_ns, int64_t *end_ns, struct http_response *rs);
+/* feature_views: null/absent (n = 0) or an array of non-empty names, which point into doc. The
+ * array is the caller's to free, also after a failure. */
+bool http_body_views(json_t *doc, const char ***views, size_t *n, struct http_response *rs);
 
 /* Handlers (routes_*.c). Each returns 0 after filling rs (errors included). */
 int route_health(struct http_request *rq, struct http_response *rs);

@@ -17,113 +17,36 @@
 
 #include <uuid/uuid.h>
 
-#define MAX_VIEWS 4096
-
-static int bad_request(struct http_response *rs, const char *fmt, const char *arg)
-{
-    char msg[FERRY_ERR_MSG_MAX];
-    snprintf(msg, sizeof msg, fmt, arg);
-    return http_error(rs, 400, msg, NULL);
-}
-
-/* A required timestamp string (lenient ISO 8601, naive = UTC); false after writing a 400. */
-static bool parse_ts(json_t *doc, const char *name, int64_t *out, struct http_response *rs)
-{
-    json_t *v = json_object_get(doc, name);
-    if (!v || json_is_null(v)) {
-        bad_request(rs, "%s is required", name);
-        return false;
-    }
-    if (!json_is_string(v)) {
-        bad_request(rs, "%s must be a string (ISO 8601 timestamp)", name);
-        return false;
-    }
-    struct ferry_err err = {0};
-    if (ferry_time_parse(json_string_value(v), out, &err) != 0) {
-        char msg[FERRY_ERR_MSG_MAX];
-        snprintf(msg, sizeof msg, "%s: %s", name, err.msg);
-        http_error(rs, 400, msg, NULL);
-        return false;
-    }
-    return true;
-}
 
 /* Parses and checks the body into req (views point into doc); false after writing a 4xx. */
 static bool parse_body(const struct http_request *rq, json_t **docp, struct backfill_request *req,
                        struct http_response *rs)
 {
-    json_error_t jerr;
-    json_t *doc = json_loadb(rq->body, rq->body_len, 0, &jerr);
+    json_t *doc = http_body_object(rq, rs);
     *docp = doc;
-    if (!doc) {
-        struct fbuf d;
-        fbuf_init(&d, FERRY_ERR_MSG_MAX + 64);
-        fbuf_addf(&d, "{\"line\":%d,\"column\":%d,\"reason\":", jerr.line, jerr.column);
-        fbuf_add_json_str(&d, jerr.text, strlen(jerr.text));
-        fbuf_addc(&d, '}');
-        http_error(rs, 400, "request body is not valid JSON", d.data);
-        fbuf_cleanup(&d);
+    const char **views = NULL;
+    bool ok = doc && http_body_views(doc, &views, &req->nviews, rs);
+    req->views = views;   /* freed by the caller, also after a failure */
+    if (!ok)
         return false;
-    }
-    if (!json_is_object(doc)) {
-        bad_request(rs, "request body must be a JSON object%s", "");
-        return false;
-    }
-    json_t *fv = json_object_get(doc, "feature_views");
-    if (fv && !json_is_null(fv)) {
-        if (!json_is_array(fv)) {
-            bad_request(rs, "feature_views must be null or an array of view names%s", "");
-            return false;
-        }
-        if (json_array_size(fv) > MAX_VIEWS) {
-            bad_request(rs, "feature_views names too many views%s", "");
-            return false;
-        }
-        const char **views = calloc(json_array_size(fv) + 1, sizeof *views);
-        if (!views) {
-            http_error(rs, 500, "out of memory", NULL);
-            return false;
-        }
-        req->views = views;
-        size_t i;
-        json_t *el;
-        json_array_foreach(fv, i, el) {
-            if (!json_is_string(el) || !json_string_value(el)[0]) {
-                bad_request(rs, "feature_views must contain only non-empty strings%s", "");
-                return false;
-            }
-            views[req->nviews++] = json_string_value(el);
-        }
-    }
     json_t *chunk = json_object_get(doc, "chunk");
     req->chunk_ns = BACKFILL_DEFAULT_CHUNK_NS;
     if (chunk && !json_is_null(chunk)) {
         if (!json_is_string(chunk)) {
-            bad_request(rs, "chunk must be a duration string such as \"1d\", \"6h\" or \"30m\"%s", "");
+            http_bad_request(rs, "chunk must be a duration string such as \"1d\", \"6h\" or \"30m\"");
             return false;
         }
         struct ferry_err err = {0};
         if (ferry_duration_parse(json_string_value(chunk), &req->chunk_ns, &err) != 0) {
-            char msg[FERRY_ERR_MSG_MAX];
-            snprintf(msg, sizeof msg, "chunk: %s", err.msg);
-            http_error(rs, 400, msg, NULL);
+            http_bad_request(rs, "chunk: %s", err.msg);
             return false;
         }
         if (req->chunk_ns <= 0) {
-            bad_request(rs, "chunk must be longer than 0, got \"%s\"", json_string_value(chunk));
+            http_bad_request(rs, "chunk must be longer than 0, got \"%s\"", json_string_value(chunk));
             return false;
         }
     }
-    if (!parse_ts(doc, "start_ts", &req->start_ns, rs) || !parse_ts(doc, "end_ts", &req->end_ns, rs))
-        return false;
-    if (req->start_ns > req->end_ns) {
-        char a[FERRY_TIME_BUF], b[FERRY_TIME_BUF], msg[160];
-        snprintf(msg, sizeof msg, "start_ts %s is after end_ts %s", ferry_time_format_iso(req->start_ns, a),
-                 ferry_time_format_iso(req->end_ns, b));
-        http_error(rs, 400, msg, NULL);
-        return false;
-    }
-    return true;
+    return http_body_window(doc, &req->start_ns, &req->end_ns, rs);
 }
 
 static void add_ids(struct fbuf *b, char (*ids)[JOB_ID_LEN], size_t n)

@@ -48,8 +48,6 @@ static char *entity_text(json_t *v, int *json_type)
 static int parse(const struct http_request *rq, json_t *doc, struct engine_features_request *req,
                  struct http_response *rs)
 {
-    if (!json_is_object(doc))
-        return http_error(rs, 400, "request body must be a JSON object", NULL), -1;
     if (json_object_get(doc, "feature_service"))
         return http_error(rs, 400,
                           "feature_service is not supported by ferry; list the features as \"view:feature\" in features",
@@ -117,18 +115,9 @@ static int parse(const struct http_request *rq, json_t *doc, struct engine_featu
 
 int route_get_online_features(struct http_request *rq, struct http_response *rs)
 {
-    json_error_t jerr;
-    json_t *doc = json_loadb(rq->body, rq->body_len, 0, &jerr);
-    if (!doc) {
-        struct fbuf d;
-        fbuf_init(&d, 512);
-        fbuf_addf(&d, "{\"line\":%d,\"column\":%d,\"reason\":", jerr.line, jerr.column);
-        fbuf_add_json_str(&d, jerr.text, strlen(jerr.text));
-        fbuf_addc(&d, '}');
-        http_error(rs, 400, "request body is not valid JSON", d.data);
-        fbuf_cleanup(&d);
+    json_t *doc = http_body_object(rq, rs);
+    if (!doc)
         return 0;
-    }
     struct engine_features_request req = {0};
     if (parse(rq, doc, &req, rs) == 0) {
         struct ferry_err err = {0};

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_VIEWS 4096
 
 struct mat_body {
     const char **views;     /* points into the parsed document */
@@ -20,90 +19,22 @@ struct mat_body {
     int64_t start_ns, end_ns;
 };
 
-static int bad_request(struct http_response *rs, const char *fmt, const char *arg)
-{
-    char msg[FERRY_ERR_MSG_MAX];
-    snprintf(msg, sizeof msg, fmt, arg);
-    return http_error(rs, 400, msg, NULL);
-}
-
-/* A timestamp field: required string in lenient ISO 8601 (naive = UTC). */
-static bool parse_ts(json_t *doc, const char *name, int64_t *out, struct http_response *rs)
-{
-    json_t *v = json_object_get(doc, name);
-    if (!v || json_is_null(v)) {
-        bad_request(rs, "%s is required", name);
-        return false;
-    }
-    if (!json_is_string(v)) {
-        bad_request(rs, "%s must be a string (ISO 8601 timestamp)", name);
-        return false;
-    }
-    struct ferry_err err = {0};
-    if (ferry_time_parse(json_string_value(v), out, &err) != 0) {
-        char msg[FERRY_ERR_MSG_MAX];
-        snprintf(msg, sizeof msg, "%s: %s", name, err.msg);
-        http_error(rs, 400, msg, NULL);
-        return false;
-    }
-    return true;
-}
-
 /* Parses and checks the body; false after writing a 400 into rs. */
 static bool parse_body(const struct http_request *rq, int kind, json_t **docp, struct mat_body *mb,
                        struct http_response *rs)
 {
-    json_error_t jerr;
-    json_t *doc = json_loadb(rq->body, rq->body_len, 0, &jerr);
+    json_t *doc = http_body_object(rq, rs);
     *docp = doc;
-    if (!doc) {
-        char detail[FERRY_ERR_MSG_MAX + 64];
-        struct fbuf d;
-        fbuf_init(&d, sizeof detail);
-        fbuf_addf(&d, "{\"line\":%d,\"column\":%d,\"reason\":", jerr.line, jerr.column);
-        fbuf_add_json_str(&d, jerr.text, strlen(jerr.text));
-        fbuf_addc(&d, '}');
-        http_error(rs, 400, "request body is not valid JSON", d.data);
-        fbuf_cleanup(&d);
+    if (!doc || !http_body_views(doc, &mb->views, &mb->nviews, rs))
         return false;
-    }
-    if (!json_is_object(doc)) {
-        bad_request(rs, "request body must be a JSON object%s", "");
-        return false;
-    }
-    json_t *fv = json_object_get(doc, "feature_views");
-    if (fv && !json_is_null(fv)) {
-        if (!json_is_array(fv)) {
-            bad_request(rs, "feature_views must be null or an array of view names%s", "");
-            return false;
-        }
-        if (json_array_size(fv) > MAX_VIEWS) {
-            bad_request(rs, "feature_views names too many views%s", "");
-            return false;
-        }
-        mb->views = calloc(json_array_size(fv) + 1, sizeof *mb->views);
-        if (!mb->views) {
-            http_error(rs, 500, "out of memory", NULL);
-            return false;
-        }
-        size_t i;
-        json_t *el;
-        json_array_foreach(fv, i, el) {
-            if (!json_is_string(el) || !json_string_value(el)[0]) {
-                bad_request(rs, "feature_views must contain only non-empty strings%s", "");
-                return false;
-            }
-            mb->views[mb->nviews++] = json_string_value(el);
-        }
-    }
     json_t *det = json_object_get(doc, "disable_event_timestamp");
     if (det && !json_is_null(det) && !json_is_boolean(det)) {
-        bad_request(rs, "disable_event_timestamp must be a boolean%s", "");
+        http_bad_request(rs, "disable_event_timestamp must be a boolean");
         return false;
     }
     json_t *ffn = json_object_get(doc, "full_feature_names");
     if (ffn && !json_is_null(ffn) && !json_is_boolean(ffn)) {
-        bad_request(rs, "full_feature_names must be a boolean%s", "");
+        http_bad_request(rs, "full_feature_names must be a boolean");
         return false;
     }
     if (kind == JOB_MATERIALIZE && json_is_true(det)) {
@@ -112,18 +43,9 @@ static bool parse_body(const struct http_request *rq, int kind, json_t **docp, s
         mb->end_ns = ferry_now_ns();
         return true;
     }
-    if (kind == JOB_MATERIALIZE && !parse_ts(doc, "start_ts", &mb->start_ns, rs))
-        return false;
-    if (!parse_ts(doc, "end_ts", &mb->end_ns, rs))
-        return false;
-    if (kind == JOB_MATERIALIZE && mb->start_ns > mb->end_ns) {
-        char a[FERRY_TIME_BUF], b[FERRY_TIME_BUF], msg[160];
-        snprintf(msg, sizeof msg, "start_ts %s is after end_ts %s", ferry_time_format_iso(mb->start_ns, a),
-                 ferry_time_format_iso(mb->end_ns, b));
-        http_error(rs, 400, msg, NULL);
-        return false;
-    }
-    return true;
+    if (kind == JOB_MATERIALIZE)
+        return http_body_window(doc, &mb->start_ns, &mb->end_ns, rs);
+    return http_body_ts(doc, "end_ts", &mb->end_ns, rs);
 }
 
 /* {"status":"accepted","feature_views":[...],"job_id":"..."} — Feast's 202 body plus the job id. */
