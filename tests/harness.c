@@ -71,6 +71,26 @@ void test_write_file(const char *path, const char *content)
     fclose(f);
 }
 
+char *test_path(const char *dir, const char *rel)
+{
+    char *p = malloc(strlen(dir) + strlen(rel) + 2);
+    sprintf(p, "%s/%s", dir, rel);
+    return p;
+}
+
+void test_copy_file(const char *from, const char *to)
+{
+    size_t n = 0;
+    char *data = test_read_file(from, &n);
+    if (!data)
+        test_fail(__FILE__, __LINE__, "cannot read %s", from);
+    FILE *f = fopen(to, "wb");
+    if (!f || fwrite(data, 1, n, f) != n)
+        test_fail(__FILE__, __LINE__, "cannot write %s", to);
+    fclose(f);
+    free(data);
+}
+
 char *test_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

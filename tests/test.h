@@ -52,6 +52,10 @@ const char *test_fixture(const char *name);
 /* Absolute path inside the source tree. Returned pointers stay valid for the test's lifetime. */
 const char *test_source_path(const char *rel);
 void test_write_file(const char *path, const char *content);
+/* dir + "/" + rel in a new heap string (caller frees). */
+char *test_path(const char *dir, const char *rel);
+/* Copies a file byte for byte (fails the test if it cannot). */
+void test_copy_file(const char *from, const char *to);
 char *test_read_file(const char *path, size_t *len);   /* caller frees */
 
 struct run_result {

@@ -149,19 +149,12 @@ TEST(backfill_plan_windows_rejects_bad_ranges_and_too_many_windows)
 #define RANGE_END "2021-01-31"
 #define FULL_INTERVALS "[{\"start\":\"2021-01-01T00:00:00Z\",\"end\":\"2021-01-31T00:00:00Z\"}]"
 
-static char *path_in(const char *dir, const char *rel)
-{
-    char *p = malloc(strlen(dir) + strlen(rel) + 2);
-    sprintf(p, "%s/%s", dir, rel);
-    return p;
-}
-
 /* One row per driver per day from 2020-12-30 to 2021-02-03, driver e at e*5 hours past midnight
  * (driver 0 exactly on the window boundaries); driver 5 stops after 2021-01-08, so its latest
  * value comes from an early window. Written to <dir>/data/daily.parquet. */
 static void write_dataset(const char *dir)
 {
-    char *pq = path_in(dir, "data/daily.parquet"), sql[1024];
+    char *pq = test_path(dir, "data/daily.parquet"), sql[1024];
     snprintf(sql, sizeof sql,
              "COPY (SELECT e AS driver_id, ((e * 100 + d) / 1000.0)::FLOAT AS conv_rate,"
              " ((e + d) / 100.0)::FLOAT AS acc_rate, (e * 1000 + d)::BIGINT AS trips,"
@@ -193,13 +186,13 @@ static const char *make_repo(void)
     snprintf(repo, sizeof repos[0], "%s/repo%d", dir, seq + 1);
     seq++;
     mkdir(repo, 0755);
-    char *p = path_in(repo, "data");
+    char *p = test_path(repo, "data");
     mkdir(p, 0755);
     free(p);
-    p = path_in(repo, "feature_store.yaml");
+    p = test_path(repo, "feature_store.yaml");
     test_write_file(p, BF_YAML);
     free(p);
-    p = path_in(repo, "features.yaml");
+    p = test_path(repo, "features.yaml");
     test_write_file(p, BF_FEATURES);
     free(p);
     write_dataset(repo);
@@ -220,7 +213,7 @@ static void ferry_backfill(struct run_result *r, const char *repo, const char *e
 /* Every row of both online tables, as text. */
 static char *online_dump(const char *repo)
 {
-    char *db = path_in(repo, "data/online.db");
+    char *db = test_path(repo, "data/online.db");
     size_t cap = 1 << 20, len = 0;
     char *out = calloc(1, cap);
     const char *tables[] = {"bf_stats_a", "bf_stats_b"};
@@ -294,7 +287,7 @@ static const char *reference_repo(void)
     ASSERT_CONTAINS(r.out, "\"windows_total\":60,\"windows_skipped\":0,\"windows_succeeded\":60,\"windows_failed\":0");
     run_result_cleanup(&r);
 
-    char *pq = path_in(repo, "data/daily.parquet"), sql[1024];
+    char *pq = test_path(repo, "data/daily.parquet"), sql[1024];
     snprintf(sql, sizeof sql,
              "SELECT driver_id, arg_max(trips, (event_timestamp, created))::VARCHAR, epoch(max(event_timestamp))::BIGINT"
              " FROM '%s' WHERE event_timestamp BETWEEN TIMESTAMPTZ '2021-01-01 00:00:00+00'"
@@ -302,7 +295,7 @@ static const char *reference_repo(void)
     struct qtable want;
     duck_query(sql, &want);
     ASSERT_EQ_INT(want.nrows, 6);
-    char *db = path_in(repo, "data/online.db");
+    char *db = test_path(repo, "data/online.db");
     for (size_t i = 0; i < want.nrows; i++) {
         char key[256], q[512];
         hex_key_int64(key, "driver_id", atoll(QCELL(&want, i, 0)));
@@ -391,7 +384,7 @@ TEST(backfill_failure_midway_resumes_to_the_same_state_as_an_uninterrupted_run)
     expect_same_state(repo, reference);
 
     /* A third run has nothing to do and does not touch the online store. */
-    char *db = path_in(repo, "data/online.db");
+    char *db = test_path(repo, "data/online.db");
     uint64_t before = test_file_hash(db);
     ferry_backfill(&r, repo, NULL, NULL);
     expect_ok(&r);

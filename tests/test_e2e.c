@@ -31,41 +31,22 @@
     "      - {name: acc_rate, dtype: Float32}\n"                                                   \
     "      - {name: avg_daily_trips, dtype: Int64}\n" extra_schema
 
-static char *path_in(const char *dir, const char *rel)
-{
-    char *p = malloc(strlen(dir) + strlen(rel) + 2);
-    sprintf(p, "%s/%s", dir, rel);
-    return p;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    size_t n;
-    char *data = test_read_file(from, &n);
-    if (!data)
-        test_fail(__FILE__, __LINE__, "cannot read %s", from);
-    FILE *f = fopen(to, "wb");
-    fwrite(data, 1, n, f);
-    fclose(f);
-    free(data);
-}
-
 /* A repo in a temp dir with the driver_stats fixture as its data. */
 static const char *driver_repo(const char *features_yaml, bool with_data)
 {
     const char *dir = test_tmpdir();
-    char *data = path_in(dir, "data");
+    char *data = test_path(dir, "data");
     mkdir(data, 0755);
     free(data);
-    char *p = path_in(dir, "feature_store.yaml");
+    char *p = test_path(dir, "feature_store.yaml");
     test_write_file(p, DRIVER_YAML);
     free(p);
-    p = path_in(dir, "features.yaml");
+    p = test_path(dir, "features.yaml");
     test_write_file(p, features_yaml);
     free(p);
     if (with_data) {
-        p = path_in(dir, "data/driver_stats.parquet");
-        copy_file(test_fixture("driver_stats.parquet"), p);
+        p = test_path(dir, "data/driver_stats.parquet");
+        test_copy_file(test_fixture("driver_stats.parquet"), p);
         free(p);
     }
     return dir;
@@ -110,7 +91,7 @@ TEST(e2e_driver_stats_materialize_matches_independent_query)
     duck_query(sql, &want);
     ASSERT_EQ_INT(want.nrows, 5);
 
-    char *db = path_in(dir, "data/online.db");
+    char *db = test_path(dir, "data/online.db");
     struct qtable cnt;
     sqlite_query(db, "SELECT count(*), count(DISTINCT entity_key) FROM e2e_driver_hourly_stats", &cnt);
     ASSERT_EQ_STR(QCELL(&cnt, 0, 0), "15");
@@ -222,7 +203,7 @@ TEST(e2e_incremental_starts_at_last_end_and_merges_intervals)
              " AND event_timestamp <= TIMESTAMPTZ '2021-04-14 12:00:00+00'", test_fixture("driver_stats.parquet"));
     struct qtable want, got;
     duck_query(sql, &want);
-    char *db = path_in(dir, "data/online.db"), key[256], q[512];
+    char *db = test_path(dir, "data/online.db"), key[256], q[512];
     hex_key_int64(key, "driver_id", 1001);
     snprintf(q, sizeof q, "SELECT DISTINCT event_ts FROM e2e_driver_hourly_stats WHERE hex(entity_key) = upper('%s')", key);
     sqlite_query(db, q, &got);
@@ -253,9 +234,9 @@ static void run_bad_case(const struct bad_case *c)
     ferry(&r, dir, "apply", NULL, NULL, NULL, NULL);
     expect_ok(&r);
     run_result_cleanup(&r);
-    char *data = path_in(dir, "data/driver_stats.parquet");
+    char *data = test_path(dir, "data/driver_stats.parquet");
     if (!c->data_at_apply)
-        copy_file(test_fixture("driver_stats.parquet"), data);
+        test_copy_file(test_fixture("driver_stats.parquet"), data);
     const char *good[] = {"-c", dir, "materialize", "2021-04-12", "2021-04-13", NULL};
     if (c->data_at_apply) { /* views that can be materialized get a first window */
         test_run_ferry(&r, NULL, good);
@@ -265,11 +246,11 @@ static void run_bad_case(const struct bad_case *c)
     if (c->remove_data)
         unlink(data);
     if (c->write_file) {
-        char *p = path_in(dir, c->write_file);
+        char *p = test_path(dir, c->write_file);
         test_write_file(p, c->write_content);
         free(p);
     }
-    char *reg = path_in(dir, "data/registry.db"), *db = path_in(dir, "data/online.db");
+    char *reg = test_path(dir, "data/registry.db"), *db = test_path(dir, "data/online.db");
     uint64_t reg_before = test_file_hash(reg), db_before = test_file_hash(db);
     const char *argv[10] = {"-c", dir};
     for (int i = 0; c->argv[i]; i++)
@@ -341,12 +322,12 @@ TEST(e2e_usage_errors_exit_2)
 TEST(e2e_feast_registry_fixture_zipcode_features)
 {
     const char *dir = test_tmpdir();
-    char *data = path_in(dir, "data");
+    char *data = test_path(dir, "data");
     mkdir(data, 0755);
-    char *reg = path_in(dir, "data/registry.db"), *pq = path_in(dir, "data/zipcode_table.parquet");
-    copy_file(test_fixture("credit_scoring_registry.db"), reg);
-    copy_file(test_fixture("zipcode_table.parquet"), pq);
-    char *yaml = path_in(dir, "feature_store.yaml");
+    char *reg = test_path(dir, "data/registry.db"), *pq = test_path(dir, "data/zipcode_table.parquet");
+    test_copy_file(test_fixture("credit_scoring_registry.db"), reg);
+    test_copy_file(test_fixture("zipcode_table.parquet"), pq);
+    char *yaml = test_path(dir, "feature_store.yaml");
     test_write_file(yaml, "project: credit_scoring_aws\nregistry: data/registry.db\nprovider: local\n"
                           "online_store:\n  type: sqlite\n  path: data/online.db\n");
     struct run_result r;
@@ -367,7 +348,7 @@ TEST(e2e_feast_registry_fixture_zipcode_features)
     struct qtable want, got;
     duck_query(sql, &want);
     ASSERT_EQ_STR(QCELL(&want, 0, 0), "28844");
-    char *db = path_in(dir, "data/online.db");
+    char *db = test_path(dir, "data/online.db");
     sqlite_query(db, "SELECT count(DISTINCT entity_key), count(*) FROM credit_scoring_aws_zipcode_features", &got);
     ASSERT_EQ_STR(QCELL(&got, 0, 0), "28844");
     ASSERT_EQ_STR(QCELL(&got, 0, 1), "173064"); /* 6 features per zipcode */
@@ -413,7 +394,7 @@ TEST(e2e_apply_infers_key_type_from_source_column)
     ferry(&r, dir, "materialize", "2021-04-12", "2021-04-13", NULL, NULL);
     expect_ok(&r);
     run_result_cleanup(&r);
-    char *db = path_in(dir, "data/online.db"), key[256], q[256];
+    char *db = test_path(dir, "data/online.db"), key[256], q[256];
     hex_key_int64(key, "driver_id", 1003);
     snprintf(q, sizeof q, "SELECT count(*) FROM e2e_v WHERE hex(entity_key) = upper('%s')", key);
     struct qtable got;
@@ -428,12 +409,12 @@ TEST(e2e_apply_infers_key_type_from_source_column)
 TEST(e2e_materialize_into_pre066_online_store)
 {
     const char *dir = test_tmpdir();
-    char *data = path_in(dir, "data");
+    char *data = test_path(dir, "data");
     mkdir(data, 0755);
-    char *pq = path_in(dir, "data/driver_stats.parquet"), *old = path_in(dir, "data/old.db");
-    copy_file(test_fixture("driver_stats.parquet"), pq);
-    copy_file(test_fixture("online_store_pre066_schema.db"), old);
-    char *yaml = path_in(dir, "feature_store.yaml"), *feat = path_in(dir, "features.yaml");
+    char *pq = test_path(dir, "data/driver_stats.parquet"), *old = test_path(dir, "data/old.db");
+    test_copy_file(test_fixture("driver_stats.parquet"), pq);
+    test_copy_file(test_fixture("online_store_pre066_schema.db"), old);
+    char *yaml = test_path(dir, "feature_store.yaml"), *feat = test_path(dir, "features.yaml");
     const char *features = "entities:\n  - {name: driver, join_key: driver_id, value_type: Int64}\n"
                            "sources:\n  - {name: s, path: data/driver_stats.parquet, timestamp_field: event_timestamp,"
                            " created_timestamp_column: created}\n"

@@ -131,18 +131,6 @@ static const char *db_path(const char *name)
     return p;
 }
 
-static void copy_file(const char *from, const char *to)
-{
-    size_t n = 0;
-    char *data = test_read_file(from, &n);
-    if (!data)
-        test_fail(__FILE__, __LINE__, "cannot read %s", from);
-    FILE *f = fopen(to, "wb");
-    fwrite(data, 1, n, f);
-    fclose(f);
-    free(data);
-}
-
 /* ---- independent checks through sqlite3 ---- */
 
 static sqlite3 *raw_open(const char *path)
@@ -350,7 +338,7 @@ TEST(online_sqlite_newer_rule_reads_pre042_text_timestamps)
 TEST(online_sqlite_writes_pre066_table_without_altering_it)
 {
     const char *path = db_path("online_store.db");
-    copy_file(test_fixture("online_store_pre066_schema.db"), path);
+    test_copy_file(test_fixture("online_store_pre066_schema.db"), path);
     sqlite3 *db = raw_open(path);
     char schema_before[4096];
     snprintf(schema_before, sizeof schema_before, "%s", q(db, "SELECT type, name, sql FROM sqlite_master ORDER BY name"));
@@ -377,7 +365,7 @@ TEST(online_sqlite_writes_pre066_table_without_altering_it)
 TEST(online_sqlite_prepare_migrates_pre066_table)
 {
     const char *path = db_path("online_store.db");
-    copy_file(test_fixture("online_store_pre066_schema.db"), path);
+    test_copy_file(test_fixture("online_store_pre066_schema.db"), path);
     struct online_store *st = open_at(path);
     struct online_write_stats s = {0};
     write_one(st, "offline_server", "driver_hourly_stats", KEY_1001, SEC(T0), F_HALF, &s);

@@ -46,13 +46,6 @@ static const struct sched_clock sim = {.ctx = &clk, .now = sim_now, .wait_until 
     "feature_views:\n  - name: stats\n    entities: [driver]\n    ttl: 2d\n    source: src\n"      \
     "    schema:\n      - {name: driver_id, dtype: Int64}\n      - {name: conv_rate, dtype: Float32}\n"
 
-static char *path_in(const char *dir, const char *rel)
-{
-    char *p = malloc(strlen(dir) + strlen(rel) + 2);
-    sprintf(p, "%s/%s", dir, rel);
-    return p;
-}
-
 static int64_t ts(const char *text)
 {
     int64_t ns;
@@ -64,7 +57,7 @@ static int64_t ts(const char *text)
 /* Writes data/stats.parquet: `select` yields driver_id, conv_rate, event_timestamp. */
 static void write_parquet(const char *dir, const char *select)
 {
-    char *p = path_in(dir, "data/stats.parquet");
+    char *p = test_path(dir, "data/stats.parquet");
     char sql[4096];
     snprintf(sql, sizeof sql, "COPY (%s) TO '%s' (FORMAT parquet)", select, p);
     struct qtable t;
@@ -82,7 +75,7 @@ static void write_parquet(const char *dir, const char *select)
 static const char *setup_repo(const char *schedules, struct ferry_config *cfg)
 {
     const char *dir = test_tmpdir();
-    char *p = path_in(dir, "data");
+    char *p = test_path(dir, "data");
     mkdir(p, 0755);
     free(p);
     char yaml[8192];
@@ -91,10 +84,10 @@ static const char *setup_repo(const char *schedules, struct ferry_config *cfg)
              "online_store:\n  type: sqlite\n  path: data/online.db\n"
              "ferry:\n  batch_rows: 2\n  queue_batches: 1\n  serve:\n    workers: 2\n  schedules:\n%s",
              schedules);
-    p = path_in(dir, "feature_store.yaml");
+    p = test_path(dir, "feature_store.yaml");
     test_write_file(p, yaml);
     free(p);
-    p = path_in(dir, "features.yaml");
+    p = test_path(dir, "features.yaml");
     test_write_file(p, FEATURES_YAML);
     free(p);
     write_parquet(dir, DEFAULT_ROWS);
@@ -217,7 +210,7 @@ static char *metrics_text(struct env *e)
 /* Holds the online store's write lock so a job blocks at its first write (see test_service_jobs). */
 static sqlite3 *lock_online(const char *dir)
 {
-    char *p = path_in(dir, "data/online.db");
+    char *p = test_path(dir, "data/online.db");
     sqlite3 *db = NULL;
     if (sqlite3_open(p, &db) != SQLITE_OK || sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         test_fail(__FILE__, __LINE__, "cannot lock %s", p);
@@ -282,7 +275,7 @@ TEST(sched_day_of_quarter_hours_submits_96_runs_at_each_tick)
     char *fv = feature_views_json(e.dir);
     ASSERT_CONTAINS(fv, "\"last_end\":\"2021-04-12T23:45:00Z\"");
     free(fv);
-    char *online = path_in(e.dir, "data/online.db");
+    char *online = test_path(e.dir, "data/online.db");
     ASSERT_EQ_INT(query_int(online, "SELECT count(DISTINCT entity_key) FROM sched_stats"), 20);
     free(online);
     stop(&e);
@@ -421,7 +414,7 @@ TEST(sched_retries_with_backoff_after_a_failing_source_then_success)
     start(&e,
           "    - name: r\n      every: 1h\n      retries: 3\n      retry_backoff: 30s\n      retry_backoff_max: 1m\n",
           "2021-04-12T00:59:00Z");
-    char *src = path_in(e.dir, "data/stats.parquet"), *away = path_in(e.dir, "data/stats.parquet.away");
+    char *src = test_path(e.dir, "data/stats.parquet"), *away = test_path(e.dir, "data/stats.parquet.away");
     ASSERT_EQ_INT(rename(src, away), 0);
     int64_t tick = ts("2021-04-12T01:00:00Z");
     clk.now = tick;
@@ -460,7 +453,7 @@ TEST(sched_retries_exhausted_leave_the_time_to_the_next_run)
 {
     struct env e;
     start(&e, "    - name: r\n      every: 1h\n      retries: 1\n      retry_backoff: 10s\n", "2021-04-12T00:59:00Z");
-    char *src = path_in(e.dir, "data/stats.parquet"), *away = path_in(e.dir, "data/stats.parquet.away");
+    char *src = test_path(e.dir, "data/stats.parquet"), *away = test_path(e.dir, "data/stats.parquet.away");
     ASSERT_EQ_INT(rename(src, away), 0);
     clk.now = ts("2021-04-12T01:00:00Z");
     run_until(e.s, ts("2021-04-12T01:30:00Z"));
@@ -566,7 +559,7 @@ TEST(sched_lookback_picks_up_a_late_row)
     write_parquet(e.dir, rows);
     clk.now = ts("2021-04-12T01:00:00Z");
     step_and_settle(e.s);
-    char *online = path_in(e.dir, "data/online.db");
+    char *online = test_path(e.dir, "data/online.db");
     ASSERT_EQ_INT(query_int(online, "SELECT count(DISTINCT entity_key) FROM sched_stats"), 3);
     /* Driver 4's row arrives late: event time 00:30, before the recorded end 01:00. */
     char more[1024];
@@ -688,7 +681,7 @@ static void config_error(const char *schedules, const char *want)
     mkdir(sub, 0755);
     char yaml[4096];
     snprintf(yaml, sizeof yaml, "project: sched\nregistry: data/registry.db\nferry:\n  schedules:\n%s", schedules);
-    char *p = path_in(sub, "feature_store.yaml");
+    char *p = test_path(sub, "feature_store.yaml");
     test_write_file(p, yaml);
     free(p);
     struct ferry_config cfg;
@@ -742,7 +735,7 @@ TEST(sched_serve_rejects_bad_cron_and_unknown_views_with_their_line)
              "project: sched\nregistry: data/registry.db\nonline_store:\n  type: sqlite\n  path: data/online.db\n"
              "ferry:\n  serve:\n    port: 0\n  schedules:\n    - name: b\n      every: 1h\n      views:\n"
              "        - stats\n        - nope\n");
-    char *p = path_in(dir, "feature_store.yaml");
+    char *p = test_path(dir, "feature_store.yaml");
     test_write_file(p, yaml);
     free(p);
     struct run_result r;

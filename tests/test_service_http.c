@@ -36,43 +36,24 @@
 
 #define MAT_BODY "{\"start_ts\":\"2021-04-12T00:00:00\",\"end_ts\":\"2021-04-20T00:00:00\"}"
 
-static char *path_in(const char *dir, const char *rel)
-{
-    char *p = malloc(strlen(dir) + strlen(rel) + 2);
-    sprintf(p, "%s/%s", dir, rel);
-    return p;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    size_t n;
-    char *data = test_read_file(from, &n);
-    if (!data)
-        test_fail(__FILE__, __LINE__, "cannot read %s", from);
-    FILE *f = fopen(to, "wb");
-    fwrite(data, 1, n, f);
-    fclose(f);
-    free(data);
-}
-
 /* A repo in a temp dir, applied. big: a generated source large enough (many keys, small batches)
  * that a job stays running for a while, for the busy-view and cancel tests. */
 static const char *make_repo(const char *ferry_yaml, bool big)
 {
     const char *dir = test_tmpdir();
-    char *data = path_in(dir, "data");
+    char *data = test_path(dir, "data");
     mkdir(data, 0755);
     free(data);
     char yaml[2048];
     snprintf(yaml, sizeof yaml, "%s%s", REPO_YAML, ferry_yaml ? ferry_yaml : "");
-    char *p = path_in(dir, "feature_store.yaml");
+    char *p = test_path(dir, "feature_store.yaml");
     test_write_file(p, yaml);
     free(p);
-    p = path_in(dir, "features.yaml");
+    p = test_path(dir, "features.yaml");
     test_write_file(p, big ? REPO_FEATURES("big.parquet") : REPO_FEATURES("driver_stats.parquet"));
     free(p);
     if (big) {
-        char *pq = path_in(dir, "data/big.parquet"), sql[1024];
+        char *pq = test_path(dir, "data/big.parquet"), sql[1024];
         snprintf(sql, sizeof sql,
                  "COPY (SELECT i AS driver_id, (i %% 1000)::FLOAT / 1000 AS conv_rate, 0.5::FLOAT AS acc_rate,"
                  " i AS avg_daily_trips, TIMESTAMPTZ '2021-04-15 00:00:00+00' AS event_timestamp,"
@@ -83,8 +64,8 @@ static const char *make_repo(const char *ferry_yaml, bool big)
         qtable_free(&t);
         free(pq);
     } else {
-        p = path_in(dir, "data/driver_stats.parquet");
-        copy_file(test_fixture("driver_stats.parquet"), p);
+        p = test_path(dir, "data/driver_stats.parquet");
+        test_copy_file(test_fixture("driver_stats.parquet"), p);
         free(p);
     }
     const char *argv[] = {"-c", dir, "apply", NULL};
@@ -298,7 +279,7 @@ TEST(http_sync_materialize_writes_online_store)
     resp_free(&r);
 
     /* Same rows as the CLI writes for this window (tests/test_e2e.c): 5 drivers x 3 features. */
-    char *db = path_in(dir, "data/online.db");
+    char *db = test_path(dir, "data/online.db");
     struct qtable cnt;
     sqlite_query(db, "SELECT count(*), count(DISTINCT entity_key) FROM e2e_driver_hourly_stats", &cnt);
     ASSERT_EQ_STR(QCELL(&cnt, 0, 0), "15");
@@ -335,7 +316,7 @@ TEST(http_async_materialize_answers_202_then_job_succeeds)
     ASSERT_EQ_STR(st, "succeeded");
     free(st);
 
-    char *db = path_in(dir, "data/online.db");
+    char *db = test_path(dir, "data/online.db");
     struct qtable cnt;
     sqlite_query(db, "SELECT count(DISTINCT entity_key) FROM e2e_driver_hourly_stats", &cnt);
     ASSERT_EQ_STR(QCELL(&cnt, 0, 0), "5");
@@ -752,7 +733,7 @@ TEST(http_health_503_without_registry_and_sigterm_during_sync_job)
     int st;
     waitpid(client, &st, 0);
 
-    char *reg = path_in(dir, "data/registry.db"), *moved = path_in(dir, "data/registry.db.away");
+    char *reg = test_path(dir, "data/registry.db"), *moved = test_path(dir, "data/registry.db.away");
     rename(reg, moved);
     start_server(&s, dir);
     r = request(&s, "GET", "/health", NULL);
@@ -800,7 +781,7 @@ TEST(http_restart_after_sigkill_marks_running_job_interrupted)
     r = request(&s, "POST", "/materialize", MAT_BODY);
     EXPECT_STATUS(r, 200);
     resp_free(&r);
-    char *db = path_in(dir, "data/online.db");
+    char *db = test_path(dir, "data/online.db");
     struct qtable cnt;
     sqlite_query(db, "SELECT count(DISTINCT entity_key) FROM e2e_driver_hourly_stats", &cnt);
     ASSERT_EQ_STR(QCELL(&cnt, 0, 0), "60000");

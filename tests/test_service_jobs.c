@@ -47,25 +47,6 @@ __attribute__((weak)) void metrics_materialization(const char *view, bool succes
 #define HOURLY "driver_hourly_stats"
 #define DAILY "driver_daily_stats"
 
-static char *path_in(const char *dir, const char *rel)
-{
-    char *p = malloc(strlen(dir) + strlen(rel) + 2);
-    sprintf(p, "%s/%s", dir, rel);
-    return p;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    size_t n;
-    char *data = test_read_file(from, &n);
-    if (!data)
-        test_fail(__FILE__, __LINE__, "cannot read %s", from);
-    FILE *f = fopen(to, "wb");
-    fwrite(data, 1, n, f);
-    fclose(f);
-    free(data);
-}
-
 static void expect_ok(struct run_result *r)
 {
     if (r->status != 0)
@@ -76,7 +57,7 @@ static void expect_ok(struct run_result *r)
 static const char *setup_repo(int workers, struct ferry_config *cfg)
 {
     const char *dir = test_tmpdir();
-    char *p = path_in(dir, "data");
+    char *p = test_path(dir, "data");
     mkdir(p, 0755);
     free(p);
     char yaml[1024];
@@ -86,14 +67,14 @@ static const char *setup_repo(int workers, struct ferry_config *cfg)
              "entity_key_serialization_version: 3\n"
              "ferry:\n  batch_rows: 2\n  queue_batches: 1\n  serve:\n    workers: %d\n",
              workers);
-    p = path_in(dir, "feature_store.yaml");
+    p = test_path(dir, "feature_store.yaml");
     test_write_file(p, yaml);
     free(p);
-    p = path_in(dir, "features.yaml");
+    p = test_path(dir, "features.yaml");
     test_write_file(p, FEATURES_YAML);
     free(p);
-    p = path_in(dir, "data/driver_stats.parquet");
-    copy_file(test_fixture("driver_stats.parquet"), p);
+    p = test_path(dir, "data/driver_stats.parquet");
+    test_copy_file(test_fixture("driver_stats.parquet"), p);
     free(p);
     struct run_result r;
     const char *argv[] = {"-c", dir, "apply", NULL};
@@ -163,7 +144,7 @@ static void wait_status(struct job_manager *m, const char *id, const char *statu
  * up to 30 s for the lock) and stays "running" until the test lets go. */
 static sqlite3 *lock_online(const char *dir)
 {
-    char *p = path_in(dir, "data/online.db");
+    char *p = test_path(dir, "data/online.db");
     sqlite3 *db = NULL;
     if (sqlite3_open(p, &db) != SQLITE_OK || sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         test_fail(__FILE__, __LINE__, "cannot lock %s", p);
@@ -250,7 +231,7 @@ static bool child_ready(const char *dir)
 
 static long long online_keys(const char *dir, const char *view)
 {
-    char *db = path_in(dir, "data/online.db");
+    char *db = test_path(dir, "data/online.db");
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(DISTINCT entity_key) FROM jobs_%s", view);
     struct qtable t;
@@ -633,7 +614,7 @@ TEST(jobs_cli_prints_the_same_data_as_the_api)
     ASSERT_OK(submit(m, HOURLY, false, NULL, a, NULL, &err), &err);
     ASSERT_EQ_INT(jobs_wait(m, a, &err), JOB_SUCCEEDED);
     /* A job that fails at run time: its source file is gone. */
-    char *src = path_in(dir, "data/driver_stats.parquet");
+    char *src = test_path(dir, "data/driver_stats.parquet");
     ASSERT_EQ_INT(unlink(src), 0);
     ASSERT_OK(submit(m, DAILY, false, NULL, b, NULL, &err), &err);
     ASSERT_EQ_INT(jobs_wait(m, b, &err), JOB_FAILED);
