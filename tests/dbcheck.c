@@ -46,6 +46,7 @@ void sqlite_query(const char *db_path, const char *sql, struct qtable *out)
     sqlite3_stmt *st;
     if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         test_fail(__FILE__, __LINE__, "sqlite open %s failed", db_path);
+    sqlite3_busy_timeout(db, 10000);   /* the store may be in the middle of a write transaction */
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         test_fail(__FILE__, __LINE__, "sqlite: %s\n  in: %s", sqlite3_errmsg(db), sql);
     out->ncols = (size_t)sqlite3_column_count(st);
