@@ -500,7 +500,10 @@ static void *worker_shared(void *arg)
         if (rc == 1) {
             struct job *j = job_from_claim(&c);
             j->status = JOB_RUNNING;
-            j->started_ns = started;
+            /* Taken again after the claim (the final write stores it): the claim may have waited
+             * on the queue lock while an earlier job of the view finished, and a start must not
+             * appear to precede that finish. */
+            j->started_ns = ferry_now_ns();
             bool again = c.claims > 1, cancel = c.cancel_requested;
             state_claim_cleanup(&c);
             pthread_mutex_lock(&m->mu);

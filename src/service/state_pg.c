@@ -109,6 +109,15 @@ static int query(struct state_pg *p, const char *sql, int n, const char *const *
     return run(p, p->conn, sql, n, vals, PGRES_TUPLES_OK, what, r, err);
 }
 
+/* Several statements without parameters (the schema): the simple query protocol. */
+static int exec_script(struct state_pg *p, const char *sql, const char *what, struct ferry_err *err)
+{
+    PGresult *r = PQexec(p->conn, sql);
+    int rc = !r || PQresultStatus(r) != PGRES_COMMAND_OK ? pg_fail(p, p->conn, r, err, what) : 0;
+    PQclear(r);
+    return rc;
+}
+
 static void rollback(struct state_pg *p)
 {
     PGresult *r = PQexec(p->conn, "ROLLBACK");
@@ -220,8 +229,8 @@ int state_pg_open(const char *uri, bool create, struct state_pg **out, struct fe
             goto fail;
         if ((rc = query(p, "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK ")", 0, NULL, "cannot lock the schema", &r,
                         err)) != 0 ||
-            (PQclear(r), rc = exec0(p, schema_sql, 0, NULL, "cannot create the ferry_jobs and ferry_schedules tables",
-                                    err)) != 0 ||
+            (PQclear(r), rc = exec_script(p, schema_sql, "cannot create the ferry_jobs and ferry_schedules tables",
+                                          err)) != 0 ||
             (rc = exec0(p, "COMMIT", 0, NULL, "cannot commit the schema", err)) != 0) {
             rollback(p);
             goto fail;
@@ -261,7 +270,7 @@ void state_pg_close(struct state_pg *p)
 #define INSERT_SQL                                                                                  \
     "INSERT INTO ferry_jobs (id, kind, views, view_list, start_ns, end_ns, status, trigger, attempt,"   \
     " idempotency_key, created_ns, started_ns, finished_ns, error, error_code, results, now_ns, lookback_ns)" \
-    " VALUES ($1, $2, $3, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), $4, $5, $6, $7, $8, $9, $10,"  \
+    " VALUES ($1, $2, $3::text, ARRAY(SELECT jsonb_array_elements_text($3::text::jsonb)), $4, $5, $6, $7, $8, $9, $10,"  \
     " $11, $12, $13, $14, $15, $16, $17)"
 
 /* The 17 parameters of INSERT_SQL; nums holds the number texts, views the JSON. */
@@ -633,9 +642,9 @@ int state_pg_submit(struct state_pg *p, const struct state_job *j, bool force, c
         const char *v[1] = {views.data};
         if ((rc = query(p,
                         "SELECT id, status, (SELECT x FROM unnest(view_list) AS x WHERE x = ANY(ARRAY(SELECT"
-                        " jsonb_array_elements_text($1::jsonb))) LIMIT 1) FROM ferry_jobs"
+                        " jsonb_array_elements_text($1::text::jsonb))) LIMIT 1) FROM ferry_jobs"
                         " WHERE status IN ('queued', 'running')"
-                        " AND view_list && ARRAY(SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY seq LIMIT 1",
+                        " AND view_list && ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)) ORDER BY seq LIMIT 1",
                         1, v, "cannot check busy views", &r, err)) != 0)
             goto abort;
         if (PQntuples(r) > 0) {
