@@ -502,6 +502,7 @@ static void serve_defaults(struct serve_config *s)
     s->max_body_bytes = (size_t)1 << 20;
     s->shutdown_grace_seconds = 30;
     s->http_threads = 4;
+    s->lease_seconds = 30;
 }
 
 static int parse_serve(struct ydoc *d, yaml_node_t *n, struct serve_config *s)
@@ -511,7 +512,7 @@ static int parse_serve(struct ydoc *d, yaml_node_t *n, struct serve_config *s)
     if (!yis_map(n))
         return yerr(d, n, "ferry.serve: expected a mapping, got %s", ykind(n));
     static const char *const keys[] = {"host", "port", "workers", "token_env", "max_body_bytes",
-                                       "shutdown_grace_seconds", "http_threads", NULL};
+                                       "shutdown_grace_seconds", "http_threads", "lease_seconds", NULL};
     int rc = ymap_check_keys(d, n, "ferry.serve", keys, true);
     if (rc)
         return rc;
@@ -547,6 +548,12 @@ static int parse_serve(struct ydoc *d, yaml_node_t *n, struct serve_config *s)
         if ((rc = get_bounded(d, v, "ferry.serve.shutdown_grace_seconds", 0, 3600, &x)))
             return rc;
         s->shutdown_grace_seconds = (int)x;
+    }
+    if ((v = ymap_get(d, n, "lease_seconds"))) {
+        /* At least 3 s: the heartbeat renews every lease_seconds / 3. */
+        if ((rc = get_bounded(d, v, "ferry.serve.lease_seconds", 3, 86400, &x)))
+            return rc;
+        s->lease_seconds = (int)x;
     }
     if ((v = ymap_get(d, n, "token_env"))) {
         if ((rc = yget_str(d, v, "ferry.serve.token_env", &s->token_env)))
@@ -866,7 +873,10 @@ static int parse_ferry(struct ydoc *d, yaml_node_t *n, const char *repo, struct 
             free(s);
             return yerr(d, v, "ferry.state: the path is empty");
         }
-        f->state_path = path_join(repo, s);
+        /* A PostgreSQL URI (shared state for several replicas) is a location, not a file: kept as
+         * written, whatever the repository directory. */
+        bool uri = strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0;
+        f->state_path = uri ? xstrdup(s) : path_join(repo, s);
         free(s);
         s = NULL;
     }

@@ -58,6 +58,7 @@ struct serve_config {
     size_t max_body_bytes;    /* request body limit, default 1 MiB */
     int shutdown_grace_seconds; /* how long running jobs get to reach a batch boundary, default 30 */
     int http_threads;         /* HTTP connection threads (libmicrohttpd pool), default 4 */
+    int lease_seconds;        /* shared state: a claimed job's lease, renewed every third of it, default 30 */
 };
 
 /* `ferry: schedules:` — one built-in schedule (the scheduler runs it inside `ferry serve`). Cron
@@ -103,7 +104,8 @@ struct ferry_settings {
     size_t queue_batches;     /* bounded queue between reader and writer (default 4) */
     char *duckdb_memory_limit;/* DuckDB's memory_limit setting, e.g. "1GB"; NULL = DuckDB default */
     int duckdb_threads;       /* 0 = DuckDB default */
-    char *state_path;         /* job history database; default <registry dir>/ferry_state.db */
+    char *state_path;         /* job history database; default <registry dir>/ferry_state.db; or a
+                               * postgresql:// / postgres:// URI (shared state), kept as written */
     struct serve_config serve;
     struct schedule_config *schedules;
     size_t nschedules;

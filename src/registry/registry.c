@@ -496,6 +496,16 @@ void registry_merge_interval(struct feast_interval **list, size_t *n, struct fea
 
 /* ---------------------------------------------------------------- locked updates */
 
+static struct registry_update_lock update_lock;   /* registry_set_update_lock; zero = none */
+
+void registry_set_update_lock(const struct registry_update_lock *l)
+{
+    if (l)
+        update_lock = *l;
+    else
+        memset(&update_lock, 0, sizeof update_lock);
+}
+
 int reg_update(const char *path, bool create, reg_edit_fn edit, void *ctx, struct ferry_err *err)
 {
     if (create) {
@@ -513,11 +523,19 @@ int reg_update(const char *path, bool create, reg_edit_fn edit, void *ctx, struc
         return rc;
     }
     int rc = 0;
+    bool hooked = false;
     while (flock(fd, LOCK_EX) != 0) {
         if (errno != EINTR) {
             rc = ferry_errf(err, FERRY_EIO, "%s: cannot lock: %s", lock_path, strerror(errno));
             goto out;
         }
+    }
+    /* The cross-machine lock (if any) nests inside the local one, so a process holds it only while
+     * it is about to write. */
+    if (update_lock.lock) {
+        if ((rc = update_lock.lock(update_lock.ctx, path, err)) != 0)
+            goto out;
+        hooked = true;
     }
     /* Reload under the lock: another process may have written since our caller last read. */
     Feast__Core__Registry *msg = NULL;
@@ -546,6 +564,8 @@ int reg_update(const char *path, bool create, reg_edit_fn edit, void *ctx, struc
     }
     protobuf_c_message_free_unpacked(&msg->base, NULL);
 out:
+    if (hooked && update_lock.unlock)
+        update_lock.unlock(update_lock.ctx, path);
     flock(fd, LOCK_UN);
     close(fd);
     free(lock_path);

@@ -46,6 +46,19 @@ int registry_record_materialization(const char *path, const char *project, const
 int registry_set_state(const char *path, const char *project, const char *view, int state, int *prev,
                        struct ferry_err *err);
 
+/* An optional process-wide lock taken around every locked update, inside the <path>.lock flock
+ * (which serializes processes of one machine). `ferry serve` with shared state in PostgreSQL sets
+ * it to a PostgreSQL advisory lock so replicas on different machines serialize their
+ * read-modify-writes of a shared registry file too. lock returns 0 or a FERRY_E* (the update then
+ * fails with that error); unlock is called only after a successful lock. NULL clears it. Set it
+ * before any thread may update the registry, and clear it after they are done. */
+struct registry_update_lock {
+    void *ctx;
+    int (*lock)(void *ctx, const char *path, struct ferry_err *err);
+    void (*unlock)(void *ctx, const char *path);
+};
+void registry_set_update_lock(const struct registry_update_lock *l);
+
 /* Merges an interval into a sorted, non-overlapping list (touching intervals merge). */
 void registry_merge_interval(struct feast_interval **list, size_t *n, struct feast_interval add);
 

@@ -8,7 +8,18 @@
  * only copy, which is what GET /jobs reads anyway.
  *
  * Scheduling: a queued job is runnable when no running job and no older queued job shares a view
- * with it, so jobs on one view run strictly in submission order even when force let them queue. */
+ * with it, so jobs on one view run strictly in submission order even when force let them queue.
+ *
+ * Shared state (ferry.state is a PostgreSQL URI, state_is_shared): the queue is the database, the
+ * same rules applied by state_submit/state_claim for every process at once. The table then holds
+ * only the jobs this process runs (for cancel flags and shutdown), and m->mu is never held across a
+ * database call (they are network round trips). Workers claim with a lease and, when nothing is
+ * runnable, wait for a local submission or poll (POLL_MS); a heartbeat thread renews the leases
+ * every lease/3, picks up cancel requests made through other processes, and stops a run whose
+ * claim another process took over. A process that dies stops renewing; once its leases expire the
+ * other processes claim and re-run its jobs. On shutdown a running job is given back to the queue
+ * (another replica, or this one after a restart, runs it) and queued jobs stay queued. Registry
+ * updates take a PostgreSQL advisory lock (registry_set_update_lock) while the process runs. */
 #include "service/jobs.h"
 #include "service/svc_log.h"
 
@@ -18,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <uuid/uuid.h>
 
@@ -25,10 +37,15 @@
 #include "core/time.h"
 #include "core/util.h"
 #include "engine/engine.h"
+#include "registry/registry.h"
 #include "service/metrics.h"
 #include "service/state.h"
 
 #define RESULTS_JSON_MAX ((size_t)16 << 20)
+/* Shared state: how long an idle worker waits before asking the database again, and how often
+ * jobs_wait looks at a job another process may be running. */
+#define POLL_MS 200
+#define WAIT_POLL_MS 100
 
 struct job {
     char id[JOB_ID_LEN];
@@ -42,6 +59,7 @@ struct job {
     char *idempotency_key;
     int64_t created_ns, started_ns;
     int status;                       /* JOB_QUEUED or JOB_RUNNING while in the table */
+    int64_t added_mono;               /* shared: when it entered the table (heartbeat's lost check) */
     volatile int cancel;              /* read by the engine at batch boundaries */
     const char *cancel_reason;        /* static text, set with cancel */
 };
@@ -58,10 +76,34 @@ struct job_manager {
     pthread_t *threads;
     int nthreads;
     bool stopping;
+    /* Shared state only. */
+    bool shared;
+    char owner[160];                  /* host:pid:uuid, this process's name on claimed jobs */
+    int lease_seconds;
+    uint64_t work_gen;                /* bumped by local submissions: a worker's claim may be stale */
+    pthread_t hb_thread;
+    bool has_hb, hb_stop;
+    pthread_cond_t hb_cv;             /* wakes the heartbeat to stop */
 };
 
 static const char *const REASON_REQUEST = "cancelled by request";
 static const char *const REASON_STOPPING = "cancelled: the service is stopping";
+static const char *const REASON_LOST = "cancelled: another process took the job over (its lease had expired)";
+
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * FERRY_NS_PER_SEC + t.tv_nsec;
+}
+
+/* Waits on cv (mu held) at most ms milliseconds; cv must use CLOCK_MONOTONIC. */
+static void wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
+{
+    int64_t t = mono_ns() + ms * 1000000;
+    struct timespec ts = {.tv_sec = (time_t)(t / FERRY_NS_PER_SEC), .tv_nsec = (long)(t % FERRY_NS_PER_SEC)};
+    pthread_cond_timedwait(cv, mu, &ts);
+}
 
 /* ---------------------------------------------------------------- table helpers (m->mu held) */
 
@@ -129,7 +171,8 @@ static struct state_job state_row(const struct job *j, int status)
         .id = j->id, .kind = j->kind, .views = (const char *const *)j->views, .nviews = j->nviews,
         .start_ns = j->start_ns, .end_ns = j->end_ns, .status = status, .trigger = j->trigger,
         .attempt = j->attempt > 0 ? j->attempt : 1, .idempotency_key = j->idempotency_key, .created_ns = j->created_ns,
-        .started_ns = j->started_ns, .finished_ns = FERRY_TIME_NONE,
+        .started_ns = j->started_ns, .finished_ns = FERRY_TIME_NONE, .now_ns = j->now_ns,
+        .lookback_ns = j->lookback_ns,
     };
 }
 
@@ -253,7 +296,6 @@ static void on_view_done(void *ctx, const struct engine_view_run *run)
     free(json);
 }
 
-/* Runs one job with no lock held and writes its outcome. */
 /* One JSON log line per job event: its id, kind, trigger, views and, when finished, the per-view
  * results and the error. */
 static void log_job_event(const struct job *j, const char *event, const char *level, const char *results_json,
@@ -283,6 +325,49 @@ static void log_job_event(const struct job *j, const char *event, const char *le
     fbuf_cleanup(&x);
 }
 
+/* Shared state: writes a run's outcome while this process still owns the job (no lock held), or
+ * gives the job back to the queue when the service is stopping, then drops it from the table. */
+static void finish_shared(struct job_manager *m, struct job *j, int status, int rc, const struct ferry_err *err,
+                          const char *results)
+{
+    struct state_job row = state_row(j, status);
+    row.finished_ns = ferry_now_ns();
+    row.results_json = results;
+    const char *reason = j->cancel_reason ? j->cancel_reason : REASON_REQUEST;
+    if (status == JOB_CANCELLED) {
+        row.error = reason;
+        row.error_code = FERRY_ECANCELED;
+    } else if (status == JOB_FAILED) {
+        row.error = err->msg[0] ? err->msg : ferry_err_name(rc);
+        row.error_code = rc;
+    }
+    struct ferry_err e = {0};
+    const char *event = job_status_name(status);
+    int n;
+    if (status == JOB_CANCELLED && reason == REASON_STOPPING) {
+        /* Nothing of the unfinished window was recorded: another replica can run it from the start. */
+        n = state_release(m->db, j->id, m->owner, &e);
+        event = "released";
+    } else if (status == JOB_CANCELLED && reason == REASON_LOST) {
+        n = 0;
+    } else {
+        n = state_finish(m->db, &row, m->owner, &e);
+    }
+    if (n < 0)
+        LOG_ERROR("job %s: %s", j->id, e.msg);
+    else if (n == 0)
+        event = "lost";   /* another process re-ran it after our lease expired; its outcome stands */
+    pthread_mutex_lock(&m->mu);
+    remove_job(m, j);
+    if (n > 0 && strcmp(event, "released") != 0)
+        m->finished[status]++;
+    pthread_cond_broadcast(&m->done);
+    pthread_mutex_unlock(&m->mu);
+    log_job_event(j, event, status == JOB_FAILED || n <= 0 ? "warning" : "info", results,
+                  status == JOB_SUCCEEDED ? NULL : row.error);
+}
+
+/* Runs one job with no lock held and writes its outcome. */
 static void run_job(struct job_manager *m, struct job *j)
 {
     struct engine_plan plan = {0};
@@ -311,8 +396,16 @@ static void run_job(struct job_manager *m, struct job *j)
     c.final_error = rc ? err.msg : NULL;
     char *results = results_json(&c, true);
 
-    pthread_mutex_lock(&m->mu);
     int status = rc == 0 ? JOB_SUCCEEDED : rc == FERRY_ECANCELED ? JOB_CANCELLED : JOB_FAILED;
+    if (m->shared) {
+        finish_shared(m, j, status, rc, &err, results);
+        free(results);
+        free(c.reported);
+        engine_plan_cleanup(&plan);
+        job_free(j);
+        return;
+    }
+    pthread_mutex_lock(&m->mu);
     struct state_job row = state_row(j, status);
     row.finished_ns = ferry_now_ns();
     row.results_json = results;
@@ -367,6 +460,146 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---------------------------------------------------------------- shared state: workers, heartbeat */
+
+static struct job *job_from_claim(const struct state_claim *c)
+{
+    struct job *j = xcalloc(1, sizeof *j);
+    memcpy(j->id, c->id, JOB_ID_LEN);
+    j->kind = c->kind;
+    j->views = xcalloc(c->nviews + 1, sizeof *j->views);
+    for (; j->nviews < c->nviews; j->nviews++)
+        j->views[j->nviews] = xstrdup(c->views[j->nviews]);
+    j->start_ns = c->start_ns;
+    j->end_ns = c->end_ns;
+    j->now_ns = c->now_ns == FERRY_TIME_NONE ? 0 : c->now_ns;
+    j->lookback_ns = c->lookback_ns == FERRY_TIME_NONE ? 0 : c->lookback_ns;
+    j->attempt = c->attempt > 0 ? c->attempt : 1;
+    j->trigger = xstrdup(c->trigger ? c->trigger : "");
+    j->idempotency_key = xstrdup(c->idempotency_key);
+    j->created_ns = c->created_ns;
+    j->started_ns = FERRY_TIME_NONE;
+    j->status = c->status;
+    return j;
+}
+
+static void *worker_shared(void *arg)
+{
+    struct job_manager *m = arg;
+    for (;;) {
+        pthread_mutex_lock(&m->mu);
+        bool stop = m->stopping;
+        uint64_t gen = m->work_gen;
+        pthread_mutex_unlock(&m->mu);
+        if (stop)
+            break;
+        struct state_claim c;
+        struct ferry_err e = {0};
+        int64_t started = ferry_now_ns();
+        int rc = state_claim(m->db, m->owner, m->lease_seconds, started, &c, &e);
+        if (rc == 1) {
+            struct job *j = job_from_claim(&c);
+            j->status = JOB_RUNNING;
+            /* Taken again after the claim (the final write stores it): the claim may have waited
+             * on the queue lock while an earlier job of the view finished, and a start must not
+             * appear to precede that finish. */
+            j->started_ns = ferry_now_ns();
+            bool again = c.claims > 1, cancel = c.cancel_requested;
+            state_claim_cleanup(&c);
+            pthread_mutex_lock(&m->mu);
+            j->added_mono = mono_ns();
+            if (cancel) {
+                j->cancel_reason = REASON_REQUEST;
+                j->cancel = 1;
+            } else if (m->stopping) {
+                j->cancel_reason = REASON_STOPPING;
+                j->cancel = 1;
+            }
+            if (m->njobs == m->cap) {
+                m->cap = m->cap ? m->cap * 2 : 16;
+                m->jobs = xrealloc(m->jobs, m->cap * sizeof *m->jobs);
+            }
+            m->jobs[m->njobs++] = j;
+            pthread_mutex_unlock(&m->mu);
+            log_job_event(j, again ? "reclaimed" : "running", again ? "warning" : "info", NULL,
+                          again ? "claimed again: the process that ran it stopped renewing its lease" : NULL);
+            run_job(m, j);
+            continue;
+        }
+        if (rc < 0)
+            LOG_WARN("job queue: %s", e.msg);
+        pthread_mutex_lock(&m->mu);
+        if (!m->stopping && m->work_gen == gen)
+            wait_ms(&m->work, &m->mu, POLL_MS);
+        pthread_mutex_unlock(&m->mu);
+    }
+    return NULL;
+}
+
+static bool id_in(char *const *ids, size_t n, const char *id, size_t *at)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ids[i], id) == 0) {
+            *at = i;
+            return true;
+        }
+    return false;
+}
+
+static void *heartbeat_main(void *arg)
+{
+    struct job_manager *m = arg;
+    int64_t every_ms = (int64_t)m->lease_seconds * 1000 / 3;
+    pthread_mutex_lock(&m->mu);
+    while (!m->hb_stop) {
+        pthread_mutex_unlock(&m->mu);
+        int64_t t0 = mono_ns();
+        char **ids = NULL;
+        bool *cancel = NULL;
+        size_t n = 0;
+        struct ferry_err e = {0};
+        int rc = state_heartbeat(m->db, m->owner, m->lease_seconds, &ids, &cancel, &n, &e);
+        if (rc)
+            LOG_WARN("job leases not renewed: %s", e.msg);
+        pthread_mutex_lock(&m->mu);
+        for (size_t i = 0; !rc && i < m->njobs; i++) {
+            struct job *j = m->jobs[i];
+            size_t at;
+            if (j->cancel || j->status != JOB_RUNNING)
+                continue;
+            if (id_in(ids, n, j->id, &at)) {
+                if (cancel[at]) {   /* requested through another process */
+                    j->cancel_reason = REASON_REQUEST;
+                    j->cancel = 1;
+                }
+            } else if (j->added_mono < t0) {
+                /* Claimed before this renewal, yet no longer ours: our lease lapsed (a stall, a lost
+                 * connection) and another process runs it now. Stop at the next batch. */
+                LOG_WARN("job %s: lease lost to another process; stopping this run", j->id);
+                j->cancel_reason = REASON_LOST;
+                j->cancel = 1;
+            }
+        }
+        if (!m->hb_stop)
+            wait_ms(&m->hb_cv, &m->mu, every_ms);
+        jobs_free_views(ids, n);
+        free(cancel);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+static int registry_lock_hook(void *ctx, const char *path, struct ferry_err *err)
+{
+    int rc = state_registry_lock(ctx, err);
+    return rc ? ferry_err_prefix(err, "registry %s", path) : 0;
+}
+
+static void registry_unlock_hook(void *ctx, const char *path)
+{
+    state_registry_unlock(ctx);
+}
+
 static void cancel_queued(struct job_manager *m, struct job *j, const char *reason)
 {
     struct run_ctx c = {.m = m, .job = j, .plan = &(struct engine_plan){0}, .final_rc = FERRY_ECANCELED};
@@ -399,8 +632,9 @@ int jobs_start(const struct ferry_config *cfg, struct job_manager **out, struct 
         free(m);
         return rc;
     }
+    m->shared = state_is_shared(m->db);
     int n = 0;
-    if ((rc = state_mark_interrupted(m->db, ferry_now_ns(), &n, err)) != 0) {
+    if (!m->shared && (rc = state_mark_interrupted(m->db, ferry_now_ns(), &n, err)) != 0) {
         state_close(m->db);
         free(m);
         return rc;
@@ -412,12 +646,37 @@ int jobs_start(const struct ferry_config *cfg, struct job_manager **out, struct 
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* jobs_stop's grace deadline */
     pthread_cond_init(&m->done, &ca);
+    pthread_cond_init(&m->work, &ca);   /* shared workers wait on it with a timeout */
+    pthread_cond_init(&m->hb_cv, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_cond_init(&m->work, NULL);
+    if (m->shared) {
+        char host[64] = "";
+        gethostname(host, sizeof host - 1);
+        uuid_t u;
+        char us[JOB_ID_LEN];
+        uuid_generate_random(u);
+        uuid_unparse_lower(u, us);
+        snprintf(m->owner, sizeof m->owner, "%s:%ld:%.8s", host, (long)getpid(), us);
+        m->lease_seconds = cfg->ferry.serve.lease_seconds >= 3 ? cfg->ferry.serve.lease_seconds : 30;
+        static struct registry_update_lock hook;
+        hook = (struct registry_update_lock){.ctx = m->db, .lock = registry_lock_hook, .unlock = registry_unlock_hook};
+        registry_set_update_lock(&hook);
+        if (pthread_create(&m->hb_thread, NULL, heartbeat_main, m) != 0) {
+            rc = ferry_errf(err, FERRY_EINTERNAL, "cannot start the job lease heartbeat thread");
+            jobs_stop(m, 0);
+            return rc;
+        }
+        m->has_hb = true;
+        char where[256], extra[600];
+        state_location_display(cfg->ferry.state_path, where, sizeof where);
+        snprintf(extra, sizeof extra, ",\"state\":\"%s\",\"owner\":\"%s\",\"lease_seconds\":%d", where, m->owner,
+                 m->lease_seconds);
+        svc_log("info", "shared state", extra);
+    }
     int want = cfg->ferry.serve.workers > 0 ? cfg->ferry.serve.workers : 1;
     m->threads = xcalloc((size_t)want, sizeof *m->threads);
     for (; m->nthreads < want; m->nthreads++)
-        if (pthread_create(&m->threads[m->nthreads], NULL, worker_main, m) != 0) {
+        if (pthread_create(&m->threads[m->nthreads], NULL, m->shared ? worker_shared : worker_main, m) != 0) {
             rc = ferry_errf(err, FERRY_EINTERNAL, "cannot start job worker thread %d of %d", m->nthreads + 1, want);
             jobs_stop(m, 0);
             return rc;
@@ -441,11 +700,15 @@ void jobs_stop(struct job_manager *m, int grace_seconds)
     pthread_mutex_lock(&m->mu);
     m->stopping = true;
     /* Queued jobs go first (from the end, so removal does not skip any), then running ones are told
-     * to stop at their next batch boundary. */
+     * to stop at their next batch boundary. Shared: queued jobs are the other replicas' work too and
+     * stay queued; the table has only running jobs, which are given back to the queue when they
+     * stop (a job already being cancelled by request stays cancelled). */
     for (size_t i = m->njobs; i-- > 0;)
         if (m->jobs[i]->status == JOB_QUEUED)
             cancel_queued(m, m->jobs[i], REASON_STOPPING);
     for (size_t i = 0; i < m->njobs; i++) {
+        if (m->shared && m->jobs[i]->cancel)
+            continue;
         m->jobs[i]->cancel_reason = REASON_STOPPING;
         m->jobs[i]->cancel = 1;
     }
@@ -463,6 +726,16 @@ void jobs_stop(struct job_manager *m, int grace_seconds)
     /* A worker exits once it has nothing runnable; a cancelled engine run returns at its next batch. */
     for (int i = 0; i < m->nthreads; i++)
         pthread_join(m->threads[i], NULL);
+    /* Leases are renewed until the last run has been written or released. */
+    if (m->has_hb) {
+        pthread_mutex_lock(&m->mu);
+        m->hb_stop = true;
+        pthread_cond_broadcast(&m->hb_cv);
+        pthread_mutex_unlock(&m->mu);
+        pthread_join(m->hb_thread, NULL);
+    }
+    if (m->shared)
+        registry_set_update_lock(NULL);
     for (size_t i = 0; i < m->njobs; i++)
         job_free(m->jobs[i]);
     free(m->jobs);
@@ -470,6 +743,7 @@ void jobs_stop(struct job_manager *m, int grace_seconds)
     state_close(m->db);
     pthread_cond_destroy(&m->work);
     pthread_cond_destroy(&m->done);
+    pthread_cond_destroy(&m->hb_cv);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
@@ -479,6 +753,37 @@ void jobs_stop(struct job_manager *m, int grace_seconds)
 static int find_key(struct job_manager *m, const char *key, char id[JOB_ID_LEN], struct ferry_err *err)
 {
     return state_find_idempotency(m->db, key, id, err);
+}
+
+/* Shared: the database checks the key and busy views and queues in one transaction; the job is
+ * not kept here (a worker of any process claims it). Takes j. */
+static int submit_shared(struct job_manager *m, struct job *j, bool force, char id[JOB_ID_LEN], bool *existing,
+                         struct ferry_err *err)
+{
+    pthread_mutex_lock(&m->mu);
+    bool stopping = m->stopping;
+    pthread_mutex_unlock(&m->mu);
+    int rc;
+    if (stopping) {
+        rc = ferry_errf(err, FERRY_ECANCELED, "the service is stopping; job not accepted");
+    } else {
+        j->created_ns = ferry_now_ns();
+        struct state_job row = state_row(j, JOB_QUEUED);
+        rc = state_submit(m->db, &row, force, id, err);
+        if (rc == 1) {
+            *existing = true;
+            rc = 0;
+        } else if (rc == 0) {
+            log_job_event(j, "queued", "info", NULL, NULL);
+            memcpy(id, j->id, JOB_ID_LEN);
+            pthread_mutex_lock(&m->mu);
+            m->work_gen++;
+            pthread_cond_broadcast(&m->work);
+            pthread_mutex_unlock(&m->mu);
+        }
+    }
+    job_free(j);
+    return rc;
 }
 
 int jobs_submit(struct job_manager *m, const struct job_spec *spec, char id[JOB_ID_LEN], bool *existing,
@@ -496,9 +801,12 @@ int jobs_submit(struct job_manager *m, const struct job_spec *spec, char id[JOB_
     /* A retried request returns the first job without re-validating it: the answer must not change
      * because the registry did in between. */
     if (key) {
-        pthread_mutex_lock(&m->mu);
+        /* Shared: a database round trip, not under the table lock. */
+        if (!m->shared)
+            pthread_mutex_lock(&m->mu);
         rc = find_key(m, key, id, err);
-        pthread_mutex_unlock(&m->mu);
+        if (!m->shared)
+            pthread_mutex_unlock(&m->mu);
         if (rc < 0)
             return rc;
         if (rc == 1) {
@@ -535,6 +843,8 @@ int jobs_submit(struct job_manager *m, const struct job_spec *spec, char id[JOB_
     uuid_t u;
     uuid_generate_random(u);
     uuid_unparse_lower(u, j->id);
+    if (m->shared)
+        return submit_shared(m, j, spec->force, id, existing, err);
 
     pthread_mutex_lock(&m->mu);
     if (m->stopping) {
@@ -579,8 +889,36 @@ out:
     return rc;
 }
 
+/* Shared: the job may run in any process, so its row is polled (a local finish wakes it early).
+ * A stopping service stops waiting: the job is left to the other replicas. */
+static int wait_shared(struct job_manager *m, const char *id, struct ferry_err *err)
+{
+    for (;;) {
+        int status = -1;
+        struct ferry_err job_err = {0};
+        int rc = state_get_outcome(m->db, id, &status, &job_err, err);
+        if (rc)
+            return rc;
+        if (status != JOB_QUEUED && status != JOB_RUNNING) {
+            if ((status == JOB_FAILED || status == JOB_CANCELLED) && err)
+                *err = job_err;
+            return status;
+        }
+        pthread_mutex_lock(&m->mu);
+        bool stopping = m->stopping;
+        if (!stopping)
+            wait_ms(&m->done, &m->mu, WAIT_POLL_MS);
+        pthread_mutex_unlock(&m->mu);
+        if (stopping)
+            return ferry_errf(err, FERRY_ECANCELED, "the service is stopping; job %s stays %s for the other replicas", id,
+                              job_status_name(status));
+    }
+}
+
 int jobs_wait(struct job_manager *m, const char *id, struct ferry_err *err)
 {
+    if (m->shared)
+        return wait_shared(m, id, err);
     pthread_mutex_lock(&m->mu);
     while (find_job(m, id, NULL))
         pthread_cond_wait(&m->done, &m->mu);
@@ -595,8 +933,63 @@ int jobs_wait(struct job_manager *m, const char *id, struct ferry_err *err)
     return status;
 }
 
+/* Shared: a job running here is flagged at once; otherwise the database decides — a queued job is
+ * cancelled in place, a running one is flagged for its owner's heartbeat (it stops at its next
+ * batch within lease/3). A job that changes state in between is looked at again. */
+static int cancel_shared(struct job_manager *m, const char *id, struct ferry_err *err)
+{
+    for (int tries = 0; tries < 5; tries++) {
+        pthread_mutex_lock(&m->mu);
+        struct job *lj = find_job(m, id, NULL);
+        if (lj && !lj->cancel) {
+            lj->cancel_reason = REASON_REQUEST;
+            lj->cancel = 1;
+        }
+        pthread_mutex_unlock(&m->mu);
+        if (lj)
+            return 0;
+        struct state_claim c;
+        int rc = state_load(m->db, id, &c, err);
+        if (rc)
+            return rc;
+        int status = c.status;
+        int n = 0;
+        if (status == JOB_QUEUED) {
+            struct job *j = job_from_claim(&c);
+            struct run_ctx rc2 = {.m = m, .job = j, .plan = &(struct engine_plan){0}, .final_rc = FERRY_ECANCELED};
+            char *results = results_json(&rc2, true);
+            struct state_job row = state_row(j, JOB_CANCELLED);
+            row.finished_ns = ferry_now_ns();
+            row.error = REASON_REQUEST;
+            row.error_code = FERRY_ECANCELED;
+            row.results_json = results;
+            n = state_cancel_queued(m->db, &row, err);
+            if (n > 0) {
+                log_job_event(j, "cancelled", "info", results, REASON_REQUEST);
+                pthread_mutex_lock(&m->mu);
+                m->finished[JOB_CANCELLED]++;
+                pthread_mutex_unlock(&m->mu);
+            }
+            free(results);
+            job_free(j);
+        } else if (status == JOB_RUNNING) {
+            n = state_request_cancel(m->db, id, err);
+        }
+        state_claim_cleanup(&c);
+        if (n < 0)
+            return n;
+        if (n > 0)
+            return 0;
+        if (status != JOB_QUEUED && status != JOB_RUNNING)
+            return ferry_errf(err, FERRY_ECONFLICT, "job %s is already %s", id, job_status_name(status));
+    }
+    return ferry_errf(err, FERRY_ECONFLICT, "job %s kept changing state; try again", id);
+}
+
 int jobs_cancel(struct job_manager *m, const char *id, struct ferry_err *err)
 {
+    if (m->shared)
+        return cancel_shared(m, id, err);
     pthread_mutex_lock(&m->mu);
     struct job *j = find_job(m, id, NULL);
     if (j) {
@@ -620,8 +1013,9 @@ int jobs_cancel(struct job_manager *m, const char *id, struct ferry_err *err)
 
 int jobs_status(struct job_manager *m, const char *id, struct ferry_err *job_err, struct ferry_err *err)
 {
+    /* Shared: the database is the only complete picture (the job may run elsewhere). */
     pthread_mutex_lock(&m->mu);
-    struct job *j = find_job(m, id, NULL);
+    struct job *j = m->shared ? NULL : find_job(m, id, NULL);
     int status = j ? j->status : -1;
     pthread_mutex_unlock(&m->mu);
     if (status >= 0)
@@ -638,6 +1032,11 @@ int jobs_status(struct job_manager *m, const char *id, struct ferry_err *job_err
 struct state_db *jobs_state_db(struct job_manager *m)
 {
     return m->db;
+}
+
+const char *jobs_owner(struct job_manager *m)
+{
+    return m->owner;
 }
 
 int jobs_get_json(struct job_manager *m, const char *id, struct fbuf *out, struct ferry_err *err)
@@ -668,6 +1067,19 @@ int jobs_views(struct job_manager *m, const char *id, char ***views, size_t *n)
 
 void jobs_counts(struct job_manager *m, uint64_t counts[5])
 {
+    if (m->shared) {
+        /* Queued and running over every replica; finished by this process. */
+        uint64_t q = 0, r = 0;
+        struct ferry_err e = {0};
+        if (state_active_counts(m->db, &q, &r, &e) != 0)
+            LOG_WARN("job counts: %s", e.msg);
+        pthread_mutex_lock(&m->mu);
+        memcpy(counts, m->finished, sizeof m->finished);
+        pthread_mutex_unlock(&m->mu);
+        counts[JOB_QUEUED] = q;
+        counts[JOB_RUNNING] = r;
+        return;
+    }
     pthread_mutex_lock(&m->mu);
     memcpy(counts, m->finished, sizeof m->finished);
     counts[JOB_QUEUED] = counts[JOB_RUNNING] = 0;

@@ -6,7 +6,9 @@
  * at most one queued-or-running job per feature view: a submission touching a busy view fails with
  * FERRY_ECONFLICT naming the busy job, unless force is set (then it queues behind it). An
  * idempotency key returns the job first submitted with that key. Every state change is written to
- * the state database (state.h) before it becomes visible, so history survives restarts.
+ * the state database (state.h) before it becomes visible, so history survives restarts. With shared
+ * state (a PostgreSQL ferry.state) the queue is in the database and several processes' workers
+ * share it: see jobs.c for claims, leases and what a stop does.
  * The manager owns its jobs; callers get JSON renderings or copies. */
 #ifndef FERRY_SERVICE_JOBS_H
 #define FERRY_SERVICE_JOBS_H
@@ -69,6 +71,8 @@ int jobs_cancel(struct job_manager *m, const char *id, struct ferry_err *err);
 int jobs_status(struct job_manager *m, const char *id, struct ferry_err *job_err, struct ferry_err *err);
 /* The manager's state database (the scheduler keeps its schedule rows there); owned by the manager. */
 struct state_db *jobs_state_db(struct job_manager *m);
+/* This process's name on shared state (host:pid:uuid prefix) for claims; "" with SQLite state. */
+const char *jobs_owner(struct job_manager *m);
 
 /* JSON for GET /jobs/{id} and GET /jobs (newest first; status/view filters may be NULL). Read
  * from the state database, so finished jobs of earlier processes are included. */

@@ -1,7 +1,8 @@
 /* `ferry jobs` and `ferry job ID` without a server: the same JSON as GET /jobs and GET /jobs/{id},
  * read straight from the state database. Opening never creates it: a repository that never ran
- * `ferry serve` has no history, which is an empty list rather than a new file. This file depends on
- * state.c only, so the CLI links without the worker pool. */
+ * `ferry serve` has no history, which is an empty list rather than a new file (with shared state in
+ * PostgreSQL: a database without ferry's tables). This file depends on state.c only, so the CLI
+ * links without the worker pool. Locations are printed without a URI's password. */
 #include "service/service.h"
 
 #include "service/state.h"
@@ -25,9 +26,11 @@ int service_job_get_json(const struct ferry_config *cfg, const char *id, struct 
 {
     struct state_db *db = NULL;
     int rc = state_open(cfg->ferry.state_path, false, &db, err);
-    if (rc == FERRY_ENOTFOUND)
-        return ferry_errf(err, FERRY_ENOTFOUND, "job '%s' not found (no job history at %s)", id,
-                          cfg->ferry.state_path);
+    if (rc == FERRY_ENOTFOUND) {
+        char where[256];
+        state_location_display(cfg->ferry.state_path, where, sizeof where);
+        return ferry_errf(err, FERRY_ENOTFOUND, "job '%s' not found (no job history at %s)", id, where);
+    }
     if (rc)
         return rc;
     rc = state_get_json(db, id, out, err);

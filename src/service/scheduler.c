@@ -11,7 +11,14 @@
  * Never losing time: incremental runs end at their tick and the engine starts each view at its last
  * recorded end (minus lookback), so a failed, skipped or timed-out run leaves its time to the next
  * run. The newest fully handled tick is what the state database keeps (schedules.last_tick); after
- * a restart the ticks after it are "missed" and go through the catch-up policy. */
+ * a restart the ticks after it are "missed" and go through the catch-up policy.
+ *
+ * Several replicas (shared state in PostgreSQL): every process runs this scheduler, and each
+ * handles a due tick only after claiming it in the database (state_schedule_claim: a conditional
+ * update on the schedule's row), so exactly one process submits each tick; the others move on to
+ * the next tick. The winner follows its run (retries, timeout) in memory; busy views are checked
+ * by the database at submission, so a tick won by one process still skips (or queues) behind a
+ * run another process submitted. GET /schedules reads the shared row. */
 #include "service/scheduler.h"
 
 #include <errno.h>
@@ -247,16 +254,18 @@ static void sched_log(const char *level, const char *msg, const struct sched_ent
     fbuf_cleanup(&x);
 }
 
-/* Writes the entry's row to the state database and the snapshot (short write under s->mu). */
+/* Writes the entry's row to the snapshot (under s->mu) and then to the state database (without:
+ * with shared state it is a network round trip; only this thread writes rows). */
 static void persist(struct scheduler *s, struct sched_entry *e)
 {
     struct ferry_err err = {0};
     pthread_mutex_lock(&s->mu);
     e->row.last_tick = e->done_tick;
     e->shown_next = e->next_tick;
-    if (state_schedule_put(s->db, e->sc->name, &e->row, &err) != 0)
-        LOG_WARN("schedule '%s': %s", e->sc->name, err.msg);
+    struct state_schedule row = e->row;
     pthread_mutex_unlock(&s->mu);
+    if (state_schedule_put(s->db, e->sc->name, &row, &err) != 0)
+        LOG_WARN("schedule '%s': %s", e->sc->name, err.msg);
 }
 
 static void set_status(struct scheduler *s, struct sched_entry *e, const char *status)
@@ -473,6 +482,21 @@ static void take_ticks(struct scheduler *s, struct sched_entry *e, int64_t now)
     }
     e->next_tick = cron_next(e->cron, last);
     char t1[FERRY_TIME_BUF], t2[FERRY_TIME_BUF];
+    if (state_is_shared(s->db)) {
+        /* One replica per tick: the loser leaves the tick (and the ones it covers) to the winner. */
+        struct ferry_err cerr = {0};
+        int won = state_schedule_claim(s->db, sc->name, last, jobs_owner(s->jobs), &cerr);
+        if (won <= 0) {
+            if (won < 0)
+                sched_log("warning", "schedule tick not claimed", e, ",\"tick\":\"%s\",\"error\":\"%s\"",
+                          ferry_time_format_iso(last, t1), cerr.msg);
+            else
+                LOG_DEBUG("schedule '%s': tick %s taken by another process", sc->name,
+                          ferry_time_format_iso(last, t1));
+            free(ring);
+            return;
+        }
+    }
     if (count > 1)
         sched_log("info", "schedule missed ticks", e,
                   ",\"missed\":%" PRIu64 ",\"first\":\"%s\",\"last\":\"%s\",\"catchup\":\"%s\"", count - 1,
@@ -766,8 +790,10 @@ int scheduler_start(const struct ferry_config *cfg, struct job_manager *jobs, co
         e->done_tick = e->row.last_tick;
         e->next_tick = e->done_tick != FERRY_TIME_NONE ? cron_next(e->cron, e->done_tick) : cron_next(e->cron, now);
         e->shown_next = e->next_tick;
-        /* A run left by a dead process was marked interrupted by jobs_start; it is simply missed. */
-        if (strcmp(e->row.last_status, "queued") == 0 || strcmp(e->row.last_status, "running") == 0)
+        /* A run left by a dead process was marked interrupted by jobs_start; it is simply missed.
+         * (Shared: a queued or running run may be another replica's, live; shown as it is.) */
+        if (!state_is_shared(s->db) &&
+            (strcmp(e->row.last_status, "queued") == 0 || strcmp(e->row.last_status, "running") == 0))
             snprintf(e->row.last_status, sizeof e->row.last_status, "interrupted");
     }
     if (!rc && run_thread) {
@@ -820,14 +846,26 @@ void scheduler_stop(struct scheduler *s)
 
 int scheduler_list_json(struct scheduler *s, struct fbuf *out, struct ferry_err *err)
 {
+    /* Shared: another replica may have run the last tick, so the row comes from the database (read
+     * before taking s->mu: network I/O). */
+    bool shared = state_is_shared(s->db);
+    struct state_schedule *rows = shared ? xcalloc(s->n + 1, sizeof *rows) : NULL;
+    for (size_t k = 0; shared && k < s->n; k++) {
+        int rc = state_schedule_get(s->db, s->e[k].sc->name, &rows[k], err);
+        if (rc < 0) {
+            free(rows);
+            return rc;
+        }
+    }
     fbuf_addc(out, '[');
     pthread_mutex_lock(&s->mu);
     for (size_t k = 0; k < s->n; k++) {
         if (k)
             fbuf_addc(out, ',');
-        render_schedule(out, s->e[k].sc, s->e[k].shown_next, &s->e[k].row);
+        render_schedule(out, s->e[k].sc, s->e[k].shown_next, shared ? &rows[k] : &s->e[k].row);
     }
     pthread_mutex_unlock(&s->mu);
+    free(rows);
     fbuf_addc(out, ']');
     if (!out->data || !out->len)
         return ferry_errf(err, FERRY_ELIMIT, "the schedule list does not fit in the response");

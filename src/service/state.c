@@ -1,4 +1,7 @@
-/* The job history database (state.h). The file is ferry's own (Feast never reads it), so it uses
+/* The state database (state.h): the interface, dispatching to PostgreSQL (state_pg.c) for a URI,
+ * and the SQLite backend for a path.
+ *
+ * SQLite: the file is ferry's own (Feast never reads it), so it uses
  * WAL: `ferry jobs` and HTTP readers never wait for a worker's write, and a killed process leaves a
  * consistent file. Views and per-view results are stored as JSON array text written by this module,
  * so rendering a job embeds them as they are; the view filter reads them with SQLite's json_each.
@@ -14,6 +17,7 @@
 
 #include "core/time.h"
 #include "core/util.h"
+#include "service/state_pg.h"
 
 /* Readers and the other process's writes hold locks for milliseconds; waiting turns contention into
  * a short delay instead of a failed job update. */
@@ -21,6 +25,7 @@
 #define JSON_MAX ((size_t)64 << 20)
 
 struct state_db {
+    struct state_pg *pg;  /* the PostgreSQL backend; NULL for SQLite (then the rest is used) */
     sqlite3 *db;
     char *path;
     pthread_mutex_t mu;   /* one statement sequence at a time on the one connection */
@@ -96,6 +101,15 @@ int state_open(const char *path, bool create, struct state_db **out, struct ferr
 {
     *out = NULL;
     int rc = 0;
+    if (state_pg_is_uri(path)) {
+        struct state_pg *pg = NULL;
+        if ((rc = state_pg_open(path, create, &pg, err)) != 0)
+            return rc;
+        struct state_db *s = xcalloc(1, sizeof *s);
+        s->pg = pg;
+        *out = s;
+        return 0;
+    }
     if (!create && !file_exists(path))
         return ferry_errf(err, FERRY_ENOTFOUND, "job history %s does not exist", path);
     if (create && (rc = file_mkdir_parent(path, err)) != 0)
@@ -128,6 +142,11 @@ void state_close(struct state_db *s)
 {
     if (!s)
         return;
+    if (s->pg) {
+        state_pg_close(s->pg);
+        free(s);
+        return;
+    }
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->mu);
     free(s->path);
@@ -184,6 +203,8 @@ static int step_done(struct state_db *s, sqlite3_stmt *st, const char *what, str
 
 int state_insert(struct state_db *s, const struct state_job *j, struct ferry_err *err)
 {
+    if (s->pg)
+        return state_pg_insert(s->pg, j, err);
     struct fbuf views;
     fbuf_init(&views, JSON_MAX);
     if (views_json(j->views, j->nviews, &views) != 0)
@@ -223,6 +244,8 @@ int state_insert(struct state_db *s, const struct state_job *j, struct ferry_err
 
 int state_update(struct state_db *s, const struct state_job *j, struct ferry_err *err)
 {
+    if (s->pg)
+        return state_pg_update(s->pg, j, err);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = prepare(s,
@@ -248,6 +271,8 @@ int state_update(struct state_db *s, const struct state_job *j, struct ferry_err
 
 int state_update_results(struct state_db *s, const char *id, const char *results_json, struct ferry_err *err)
 {
+    if (s->pg)
+        return state_pg_update_results(s->pg, id, results_json, err);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = prepare(s, "UPDATE jobs SET results = ?2 WHERE id = ?1", &st, err);
@@ -327,6 +352,8 @@ static int row_json(sqlite3_stmt *st, struct fbuf *b)
 
 int state_get_json(struct state_db *s, const char *id, struct fbuf *out, struct ferry_err *err)
 {
+    if (s->pg)
+        return state_pg_get_json(s->pg, id, out, err);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = prepare(s, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1", &st, err);
@@ -350,6 +377,8 @@ int state_get_json(struct state_db *s, const char *id, struct fbuf *out, struct 
 int state_get_outcome(struct state_db *s, const char *id, int *status, struct ferry_err *job_err,
                       struct ferry_err *err)
 {
+    if (s->pg)
+        return state_pg_get_outcome(s->pg, id, status, job_err, err);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = prepare(s, "SELECT status, error_code, error FROM jobs WHERE id = ?1", &st, err);
@@ -380,6 +409,8 @@ int state_get_views(struct state_db *s, const char *id, char ***views, size_t *n
 {
     *views = NULL;
     *n = 0;
+    if (s->pg)
+        return state_pg_get_views(s->pg, id, views, n, err);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = prepare(s,
@@ -431,6 +462,8 @@ int state_list_json(struct state_db *s, const char *status, const char *view, in
         limit = STATE_LIST_DEFAULT;
     if (limit > STATE_LIST_MAX)
         limit = STATE_LIST_MAX;
+    if (s->pg)
+        return state_pg_list_json(s->pg, status, view, limit, offset, out, err);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *cnt = NULL, *st = NULL;
     int64_t total = 0;
@@ -475,6 +508,8 @@ int state_list_json(struct state_db *s, const char *status, const char *view, in
 
 int state_find_idempotency(struct state_db *s, const char *key, char id[JOB_ID_LEN], struct ferry_err *err)
 {
+    if (s->pg)
+        return state_pg_find_idempotency(s->pg, key, id, err);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = prepare(s, "SELECT id FROM jobs WHERE idempotency_key = ?1", &st, err);
@@ -495,6 +530,12 @@ int state_find_idempotency(struct state_db *s, const char *key, char id[JOB_ID_L
 
 int state_mark_interrupted(struct state_db *s, int64_t now_ns, int *count, struct ferry_err *err)
 {
+    if (s->pg) {
+        /* Shared: other processes' jobs are alive; a dead one's jobs come back when their lease ends. */
+        if (count)
+            *count = 0;
+        return 0;
+    }
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = prepare(s,
@@ -516,6 +557,8 @@ int state_mark_interrupted(struct state_db *s, int64_t now_ns, int *count, struc
 
 int state_schedule_get(struct state_db *s, const char *name, struct state_schedule *out, struct ferry_err *err)
 {
+    if (s->pg)
+        return state_pg_schedule_get(s->pg, name, out, err);
     memset(out, 0, sizeof *out);
     out->last_tick = out->last_run = FERRY_TIME_NONE;
     pthread_mutex_lock(&s->mu);
@@ -547,6 +590,8 @@ int state_schedule_get(struct state_db *s, const char *name, struct state_schedu
 
 int state_schedule_put(struct state_db *s, const char *name, const struct state_schedule *row, struct ferry_err *err)
 {
+    if (s->pg)
+        return state_pg_schedule_put(s->pg, name, row, err);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
     int rc = prepare(s,
@@ -565,4 +610,102 @@ int state_schedule_put(struct state_db *s, const char *name, const struct state_
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+/* ---------------------------------------------------------------- shared state */
+
+bool state_is_shared(const struct state_db *s)
+{
+    return s && s->pg;
+}
+
+void state_location_display(const char *loc, char *out, size_t n)
+{
+    if (state_pg_is_uri(loc))
+        state_pg_redact(loc, out, n);
+    else
+        snprintf(out, n, "%s", loc ? loc : "");
+}
+
+void state_claim_cleanup(struct state_claim *c)
+{
+    if (!c)
+        return;
+    jobs_free_views(c->views, c->nviews);
+    free(c->trigger);
+    free(c->idempotency_key);
+    memset(c, 0, sizeof *c);
+}
+
+static int not_shared(struct state_db *s, struct ferry_err *err, const char *what)
+{
+    return ferry_errf(err, FERRY_EINTERNAL, "job history %s: %s needs shared state (ferry.state: postgresql://...)",
+                      s->path ? s->path : "", what);
+}
+
+int state_submit(struct state_db *s, const struct state_job *job, bool force, char existing[JOB_ID_LEN],
+                 struct ferry_err *err)
+{
+    return s->pg ? state_pg_submit(s->pg, job, force, existing, err) : not_shared(s, err, "submit");
+}
+
+int state_claim(struct state_db *s, const char *owner, int lease_seconds, int64_t started_ns,
+                struct state_claim *out, struct ferry_err *err)
+{
+    return s->pg ? state_pg_claim(s->pg, owner, lease_seconds, started_ns, out, err) : not_shared(s, err, "claim");
+}
+
+int state_load(struct state_db *s, const char *id, struct state_claim *out, struct ferry_err *err)
+{
+    return s->pg ? state_pg_load(s->pg, id, out, err) : not_shared(s, err, "load");
+}
+
+int state_heartbeat(struct state_db *s, const char *owner, int lease_seconds, char ***ids, bool **cancel,
+                    size_t *n, struct ferry_err *err)
+{
+    return s->pg ? state_pg_heartbeat(s->pg, owner, lease_seconds, ids, cancel, n, err)
+                 : not_shared(s, err, "heartbeat");
+}
+
+int state_finish(struct state_db *s, const struct state_job *row, const char *owner, struct ferry_err *err)
+{
+    return s->pg ? state_pg_finish(s->pg, row, owner, err) : not_shared(s, err, "finish");
+}
+
+int state_release(struct state_db *s, const char *id, const char *owner, struct ferry_err *err)
+{
+    return s->pg ? state_pg_release(s->pg, id, owner, err) : not_shared(s, err, "release");
+}
+
+int state_cancel_queued(struct state_db *s, const struct state_job *row, struct ferry_err *err)
+{
+    return s->pg ? state_pg_cancel_queued(s->pg, row, err) : not_shared(s, err, "cancel");
+}
+
+int state_request_cancel(struct state_db *s, const char *id, struct ferry_err *err)
+{
+    return s->pg ? state_pg_request_cancel(s->pg, id, err) : not_shared(s, err, "cancel");
+}
+
+int state_active_counts(struct state_db *s, uint64_t *queued, uint64_t *running, struct ferry_err *err)
+{
+    return s->pg ? state_pg_active_counts(s->pg, queued, running, err) : not_shared(s, err, "count");
+}
+
+int state_schedule_claim(struct state_db *s, const char *name, int64_t tick, const char *owner,
+                         struct ferry_err *err)
+{
+    /* One process per SQLite file: it always runs its ticks. */
+    return s->pg ? state_pg_schedule_claim(s->pg, name, tick, owner, err) : 1;
+}
+
+int state_registry_lock(struct state_db *s, struct ferry_err *err)
+{
+    return s->pg ? state_pg_registry_lock(s->pg, err) : 0;
+}
+
+void state_registry_unlock(struct state_db *s)
+{
+    if (s->pg)
+        state_pg_registry_unlock(s->pg);
 }

@@ -1,0 +1,563 @@
+/* Shared state in PostgreSQL (`ferry: state: postgresql://…`): two real `ferry serve` processes on
+ * one repository directory (the shared storage) and one fresh PostgreSQL database per test
+ * (CREATE DATABASE ferry_state_<random> on the server of FERRY_TEST_PG, which
+ * scripts/test_services.sh starts). What is checked comes from the database and the processes'
+ * logs, not from the servers' own answers alone: each job claimed once and run once, each schedule
+ * tick submitted once, a killed replica's job finished by the other after its lease. */
+#include "dbcheck.h"
+#include "test.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- PostgreSQL ---- */
+
+struct pgdb {
+    char uri[512];        /* postgresql://user@host:port/ferry_state_xxx, for ferry: state: */
+    char conninfo[512];   /* the same database as libpq key=value, for checks */
+};
+
+static PGconn *pg_connect(const char *conninfo)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    if (PQstatus(c) != CONNECTION_OK)
+        test_fail(__FILE__, __LINE__, "cannot connect to PostgreSQL (%s): %s", conninfo, PQerrorMessage(c));
+    return c;
+}
+
+/* A fresh database for this test; the server is FERRY_TEST_PG's. */
+static void pg_fresh_db(struct pgdb *out)
+{
+    const char *base = getenv("FERRY_TEST_PG");
+    if (!base || !*base)
+        test_fail(__FILE__, __LINE__, "FERRY_TEST_PG is not set: this test needs PostgreSQL; run it as "
+                                      "`scripts/test_services.sh make test-one T=shared`");
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(base, &errmsg);
+    if (!opts)
+        test_fail(__FILE__, __LINE__, "FERRY_TEST_PG '%s' is not a libpq connection string: %s", base,
+                  errmsg ? errmsg : "");
+    const char *host = "127.0.0.1", *port = "5432", *user = "postgres";
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        if (strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (strcmp(o->keyword, "port") == 0)
+            port = o->val;
+        else if (strcmp(o->keyword, "user") == 0)
+            user = o->val;
+    }
+    char name[64];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    srand((unsigned)(ts.tv_nsec ^ getpid()));
+    snprintf(name, sizeof name, "ferry_state_%d_%08x", (int)getpid(), (unsigned)rand());
+    PGconn *c = pg_connect(base);
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", name);   /* name: [a-z0-9_] only */
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        test_fail(__FILE__, __LINE__, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    snprintf(out->uri, sizeof out->uri, "postgresql://%s@%s:%s/%s", user, host, port, name);
+    snprintf(out->conninfo, sizeof out->conninfo, "host=%s port=%s user=%s dbname=%s", host, port, user, name);
+    PQconninfoFree(opts);
+}
+
+/* One value of a one-row query, as text (caller frees). */
+static char *pg_value(const struct pgdb *db, const char *sql)
+{
+    PGconn *c = pg_connect(db->conninfo);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        test_fail(__FILE__, __LINE__, "%s: %s (%d rows)", sql, PQerrorMessage(c), PQntuples(r));
+    char *v = strdup(PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+#define ASSERT_PG(db, sql, want) do { char *v_ = pg_value((db), (sql)); ASSERT_EQ_STR(v_, (want)); free(v_); } while (0)
+
+/* ---- the repository: views v0..v4 for triggered jobs, sv for the schedule ---- */
+
+#define REPO_YAML                                                                                  \
+    "project: e2e\n"                                                                               \
+    "registry: data/registry.db\n"                                                                 \
+    "provider: local\n"                                                                            \
+    "online_store:\n  type: sqlite\n  path: data/online.db\n"                                      \
+    "entity_key_serialization_version: 3\n"
+
+#define VIEW(name)                                                                                 \
+    "  - name: " name "\n    entities: [driver]\n    ttl: 1d\n"                                    \
+    "    source: driver_source\n    schema:\n"                                                     \
+    "      - {name: driver_id, dtype: Int64}\n"                                                    \
+    "      - {name: conv_rate, dtype: Float32}\n"                                                  \
+    "      - {name: avg_daily_trips, dtype: Int64}\n"
+
+#define REPO_FEATURES(source_file)                                                                 \
+    "entities:\n"                                                                                  \
+    "  - name: driver\n    join_key: driver_id\n"                                                  \
+    "sources:\n"                                                                                   \
+    "  - name: driver_source\n    path: data/" source_file "\n"                                    \
+    "    timestamp_field: event_timestamp\n    created_timestamp_column: created\n"                \
+    "feature_views:\n" VIEW("v0") VIEW("v1") VIEW("v2") VIEW("v3") VIEW("v4") VIEW("sv")
+
+#define MAT_WINDOW "\"start_ts\":\"2021-04-12T00:00:00\",\"end_ts\":\"2021-04-20T00:00:00\""
+
+static char *path_in(const char *dir, const char *rel)
+{
+    char *p = malloc(strlen(dir) + strlen(rel) + 2);
+    sprintf(p, "%s/%s", dir, rel);
+    return p;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t n;
+    char *data = test_read_file(from, &n);
+    if (!data)
+        test_fail(__FILE__, __LINE__, "cannot read %s", from);
+    FILE *f = fopen(to, "wb");
+    fwrite(data, 1, n, f);
+    fclose(f);
+    free(data);
+}
+
+/* An applied repo whose state is db. big: 60,000 keys in batches of 100, so a job runs a while. */
+static const char *make_repo(const struct pgdb *db, const char *ferry_extra, bool big)
+{
+    const char *dir = test_tmpdir();
+    char *data = path_in(dir, "data");
+    mkdir(data, 0755);
+    free(data);
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml, "%sferry:\n  state: %s\n%s", REPO_YAML, db->uri, ferry_extra ? ferry_extra : "");
+    char *p = path_in(dir, "feature_store.yaml");
+    test_write_file(p, yaml);
+    free(p);
+    p = path_in(dir, "features.yaml");
+    test_write_file(p, big ? REPO_FEATURES("big.parquet") : REPO_FEATURES("driver_stats.parquet"));
+    free(p);
+    if (big) {
+        char *pq = path_in(dir, "data/big.parquet"), sql[1024];
+        snprintf(sql, sizeof sql,
+                 "COPY (SELECT i AS driver_id, (i %% 1000)::FLOAT / 1000 AS conv_rate, i AS avg_daily_trips,"
+                 " TIMESTAMPTZ '2021-04-15 00:00:00+00' AS event_timestamp,"
+                 " TIMESTAMPTZ '2021-04-15 00:00:00+00' AS created FROM range(60000) t(i)) TO '%s' (FORMAT PARQUET)",
+                 pq);
+        struct qtable t;
+        duck_query(sql, &t);
+        qtable_free(&t);
+        free(pq);
+    } else {
+        p = path_in(dir, "data/driver_stats.parquet");
+        copy_file(test_fixture("driver_stats.parquet"), p);
+        free(p);
+    }
+    const char *argv[] = {"-c", dir, "apply", NULL};
+    struct run_result r;
+    if (test_run_ferry(&r, NULL, argv) != 0)
+        test_fail(__FILE__, __LINE__, "apply failed: %s", r.err);
+    run_result_cleanup(&r);
+    return dir;
+}
+
+/* ---- servers ---- */
+
+struct server {
+    pid_t pid;
+    int port;
+    char errpath[512];
+};
+
+static double now_sec(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void start_server(struct server *s, const char *dir)
+{
+    const char *bin = getenv("FERRY_BIN");
+    if (!bin || !*bin)
+        bin = test_source_path("build/release/ferry");
+    static int seq;
+    snprintf(s->errpath, sizeof s->errpath, "%s/.serve%d.err", test_tmpdir(), ++seq);
+    fflush(NULL);
+    s->pid = fork();
+    if (s->pid == 0) {
+        int e = open(s->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int in = open("/dev/null", O_RDWR);
+        dup2(in, 0);
+        dup2(in, 1);
+        dup2(e, 2);
+        execl(bin, bin, "-c", dir, "serve", "--port", "0", (char *)NULL);
+        _exit(127);
+    }
+    for (double t0 = now_sec(); now_sec() - t0 < 60;) {
+        char *err = test_read_file(s->errpath, NULL);
+        const char *at = err ? strstr(err, "listening on http://127.0.0.1:") : NULL;
+        if (at) {
+            s->port = atoi(at + strlen("listening on http://127.0.0.1:"));
+            free(err);
+            return;
+        }
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid)
+            test_fail(__FILE__, __LINE__, "server exited early: %s", err ? err : "");
+        free(err);
+        usleep(20000);
+    }
+    test_fail(__FILE__, __LINE__, "server did not start");
+}
+
+static void expect_clean_stop(struct server *s)
+{
+    kill(s->pid, SIGTERM);
+    int st = 0;
+    for (double t0 = now_sec(); now_sec() - t0 < 60; usleep(20000))
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            if (code != 0) {
+                char *err = test_read_file(s->errpath, NULL);
+                test_fail(__FILE__, __LINE__, "server exited %d: %s", code, err ? err : "");
+            }
+            return;
+        }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, &st, 0);
+    test_fail(__FILE__, __LINE__, "server did not stop on SIGTERM");
+}
+
+/* ---- HTTP ---- */
+
+struct resp {
+    long status;
+    char *body;
+};
+
+struct sink {
+    char *data;
+    size_t len;
+};
+
+static size_t sink_write(char *p, size_t size, size_t n, void *ud)
+{
+    struct sink *s = ud;
+    s->data = realloc(s->data, s->len + size * n + 1);
+    memcpy(s->data + s->len, p, size * n);
+    s->len += size * n;
+    s->data[s->len] = 0;
+    return size * n;
+}
+
+static struct resp request(const struct server *s, const char *method, const char *path, const char *body)
+{
+    CURL *c = curl_easy_init();
+    char url[1024];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
+    struct sink b = {0};
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK)
+        test_fail(__FILE__, __LINE__, "%s %s: %s", method, path, curl_easy_strerror(rc));
+    struct resp r = {0};
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    r.body = b.data ? b.data : calloc(1, 1);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    return r;
+}
+
+#define EXPECT_STATUS(r, want)                                                                       \
+    do {                                                                                             \
+        if ((r).status != (want))                                                                    \
+            test_fail(__FILE__, __LINE__, "status %ld, expected %d; body: %s", (r).status, (want), (r).body); \
+    } while (0)
+
+static char *json_field(const char *body, const char *name)
+{
+    json_t *doc = json_loads(body, 0, NULL);
+    const char *v = doc ? json_string_value(json_object_get(doc, name)) : NULL;
+    char *out = v ? strdup(v) : NULL;
+    json_decref(doc);
+    return out;
+}
+
+/* Polls GET /jobs/{id} on s until the job reaches want or a final status; returns the status. */
+static char *wait_job(const struct server *s, const char *id, const char *want, double seconds)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/jobs/%s", id);
+    for (double t0 = now_sec(); now_sec() - t0 < seconds; usleep(50000)) {
+        struct resp r = request(s, "GET", path, NULL);
+        EXPECT_STATUS(r, 200);
+        char *st = json_field(r.body, "status");
+        free(r.body);
+        if (st && (strcmp(st, want) == 0 || strcmp(st, "succeeded") == 0 || strcmp(st, "failed") == 0 ||
+                   strcmp(st, "cancelled") == 0))
+            return st;
+        free(st);
+    }
+    test_fail(__FILE__, __LINE__, "job %s did not reach %s in %.0f s", id, want, seconds);
+}
+
+static int count_in(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; p && (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* ---- tests ---- */
+
+/* 50 jobs triggered through both replicas (10 per view, forced so that each view's jobs queue one
+ * behind the other) and a schedule ticking every 2 s on both: every job is claimed once and run
+ * once, both processes take work, each tick is submitted by exactly one process, and every view's
+ * interval is in the registry both processes write. */
+TEST(shared_two_replicas_run_each_job_and_tick_once)
+{
+    struct pgdb db;
+    pg_fresh_db(&db);
+    const char *dir = make_repo(&db,
+                                "  serve:\n    workers: 2\n    lease_seconds: 5\n"
+                                "  schedules:\n"
+                                "    - name: tick\n      views: [sv]\n      every: 2s\n      mode: window\n"
+                                "      window: 1d\n      catchup: none\n",
+                                false);
+    struct server a, b;
+    start_server(&a, dir);
+    start_server(&b, dir);
+    char *ids[50];
+    for (int i = 0; i < 50; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{" MAT_WINDOW ",\"feature_views\":[\"v%d\"]}", i % 5);
+        struct resp r = request(i % 2 ? &b : &a, "POST", "/materialize?async=true&force=true", body);
+        EXPECT_STATUS(r, 202);
+        ids[i] = json_field(r.body, "job_id");
+        ASSERT_TRUE(ids[i] != NULL);
+        free(r.body);
+    }
+    /* Each replica sees every job, whichever process runs it. */
+    for (int i = 0; i < 50; i++) {
+        char *st = wait_job(i % 2 ? &a : &b, ids[i], "succeeded", 120);
+        ASSERT_EQ_STR(st, "succeeded");
+        free(st);
+    }
+    /* Let the schedule tick a few more times with both replicas up. */
+    sleep(5);
+    expect_clean_stop(&a);
+    expect_clean_stop(&b);
+
+    ASSERT_PG(&db, "SELECT count(*) FROM ferry_jobs WHERE trigger = 'http'", "50");
+    ASSERT_PG(&db, "SELECT count(*) FROM ferry_jobs WHERE trigger = 'http' AND status = 'succeeded' AND claims = 1", "50");
+    ASSERT_PG(&db, "SELECT count(DISTINCT owner) FROM ferry_jobs WHERE trigger = 'http'", "2");
+    /* Per view, runs never overlapped and followed submission order. */
+    ASSERT_PG(&db,
+              "SELECT count(*) FROM ferry_jobs a JOIN ferry_jobs b ON a.view_list && b.view_list AND a.seq < b.seq"
+              " WHERE a.trigger = 'http' AND b.trigger = 'http' AND b.started_ns < a.finished_ns",
+              "0");
+    /* The schedule: several ticks, each submitted once, by one process or the other. */
+    char *ticks = pg_value(&db, "SELECT count(*) FROM ferry_jobs WHERE trigger = 'schedule:tick'");
+    ASSERT_TRUE(atoi(ticks) >= 2);
+    free(ticks);
+    ASSERT_PG(&db,
+              "SELECT count(*) - count(DISTINCT end_ns) FROM ferry_jobs WHERE trigger = 'schedule:tick'", "0");
+    ASSERT_PG(&db, "SELECT count(*) FROM ferry_jobs WHERE trigger = 'schedule:tick' AND claims > 1", "0");
+    ASSERT_PG(&db, "SELECT count(*) FROM ferry_schedules WHERE name = 'tick' AND claimed_tick IS NOT NULL", "1");
+
+    /* The processes' own logs agree: 50 runs of http jobs in total, none claimed twice. */
+    char *ea = test_read_file(a.errpath, NULL), *eb = test_read_file(b.errpath, NULL);
+    ASSERT_CONTAINS(ea, "\"msg\":\"shared state\",\"state\":\"postgresql://postgres@");
+    int runs = 0;
+    for (int i = 0; i < 50; i++) {
+        char needle[128];
+        snprintf(needle, sizeof needle, "\"job\":\"%s\",\"event\":\"running\"", ids[i]);
+        int n = count_in(ea, needle) + count_in(eb, needle);
+        if (n != 1)
+            test_fail(__FILE__, __LINE__, "job %s ran %d times", ids[i], n);
+        runs += n;
+        free(ids[i]);
+    }
+    ASSERT_EQ_INT(runs, 50);
+    ASSERT_EQ_INT(count_in(ea, "\"event\":\"reclaimed\"") + count_in(eb, "\"event\":\"reclaimed\""), 0);
+    free(ea);
+    free(eb);
+
+    /* Both processes recorded intervals in the one registry (serialized, nothing lost). */
+    const char *argv[] = {"-c", dir, "feature-views", "--json", NULL};
+    struct run_result fv;
+    ASSERT_EQ_INT(test_run_ferry(&fv, NULL, argv), 0);
+    ASSERT_EQ_INT(count_in(fv.out, "\"intervals\":[{\"start\":\"2021-04-12T00:00:00Z\",\"end\":\"2021-04-20T00:00:00Z\"}]"),
+                  5);
+    run_result_cleanup(&fv);
+
+    /* `ferry jobs` reads the shared history too. */
+    const char *jargv[] = {"-c", dir, "jobs", "--json", "--status", "succeeded", "--view", "v3", NULL};
+    struct run_result jr;
+    ASSERT_EQ_INT(test_run_ferry(&jr, NULL, jargv), 0);
+    ASSERT_CONTAINS(jr.out, "\"total\":10,");
+    run_result_cleanup(&jr);
+}
+
+/* A replica killed with SIGKILL in the middle of a job: its lease runs out, the other replica
+ * claims the job again and finishes it; the online store and the registry end as after one run. */
+TEST(shared_killed_replica_job_finished_by_the_other_after_lease)
+{
+    struct pgdb db;
+    pg_fresh_db(&db);
+    const char *dir = make_repo(&db, "  batch_rows: 100\n  queue_batches: 1\n  serve:\n    lease_seconds: 3\n", true);
+    struct server a, b;
+    start_server(&a, dir);
+    struct resp r = request(&a, "POST", "/materialize?async=true", "{" MAT_WINDOW ",\"feature_views\":[\"v0\"]}");
+    EXPECT_STATUS(r, 202);
+    char *id = json_field(r.body, "job_id");
+    free(r.body);
+    char *st = wait_job(&a, id, "running", 60);
+    ASSERT_EQ_STR(st, "running");
+    free(st);
+    start_server(&b, dir);
+    double killed = now_sec();
+    kill(a.pid, SIGKILL);
+    int wst;
+    waitpid(a.pid, &wst, 0);
+
+    /* Another job on the view is still refused while the dead replica's lease holds it. */
+    r = request(&b, "POST", "/materialize?async=true", "{" MAT_WINDOW ",\"feature_views\":[\"v0\"]}");
+    EXPECT_STATUS(r, 409);
+    free(r.body);
+
+    st = wait_job(&b, id, "succeeded", 120);
+    ASSERT_EQ_STR(st, "succeeded");
+    free(st);
+    ASSERT_TRUE(now_sec() - killed >= 1.0);   /* not before the lease could run out */
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT claims FROM ferry_jobs WHERE id = '%s'", id);
+    ASSERT_PG(&db, sql, "2");
+    snprintf(sql, sizeof sql, "SELECT owner LIKE '%%:%d:%%' FROM ferry_jobs WHERE id = '%s'", (int)b.pid, id);
+    ASSERT_PG(&db, sql, "t");
+    expect_clean_stop(&b);
+    char *eb = test_read_file(b.errpath, NULL);
+    char needle[128];
+    snprintf(needle, sizeof needle, "\"job\":\"%s\",\"event\":\"reclaimed\"", id);
+    ASSERT_CONTAINS(eb, needle);
+    free(eb);
+
+    char *online = path_in(dir, "data/online.db");
+    struct qtable cnt;
+    sqlite_query(online, "SELECT count(DISTINCT entity_key) FROM e2e_v0", &cnt);
+    ASSERT_EQ_STR(QCELL(&cnt, 0, 0), "60000");
+    qtable_free(&cnt);
+    free(online);
+    const char *argv[] = {"-c", dir, "feature-views", "--json", NULL};
+    struct run_result fv;
+    ASSERT_EQ_INT(test_run_ferry(&fv, NULL, argv), 0);
+    ASSERT_CONTAINS(fv.out, "\"intervals\":[{\"start\":\"2021-04-12T00:00:00Z\",\"end\":\"2021-04-20T00:00:00Z\"}]");
+    run_result_cleanup(&fv);
+    free(id);
+}
+
+/* Cancelling through the replica that does not run the job, and a stopping replica giving its
+ * running job back to the queue for the other instead of cancelling it. */
+TEST(shared_cancel_across_replicas_and_stop_releases_the_running_job)
+{
+    struct pgdb db;
+    pg_fresh_db(&db);
+    const char *dir = make_repo(&db, "  batch_rows: 100\n  queue_batches: 1\n  serve:\n    workers: 1\n"
+                                     "    lease_seconds: 3\n    shutdown_grace_seconds: 10\n", true);
+    struct server a, b;
+    start_server(&a, dir);
+    struct resp r = request(&a, "POST", "/materialize?async=true", "{" MAT_WINDOW ",\"feature_views\":[\"v0\"]}");
+    EXPECT_STATUS(r, 202);
+    char *id = json_field(r.body, "job_id");
+    free(r.body);
+    char *st = wait_job(&a, id, "running", 60);
+    ASSERT_EQ_STR(st, "running");
+    free(st);
+    start_server(&b, dir);
+    char path[128];
+    snprintf(path, sizeof path, "/jobs/%s/cancel", id);
+    r = request(&b, "POST", path, NULL);
+    ASSERT_TRUE(r.status == 200 || r.status == 202);
+    free(r.body);
+    st = wait_job(&b, id, "cancelled", 60);
+    ASSERT_EQ_STR(st, "cancelled");
+    free(st);
+    r = request(&b, "POST", path, NULL);
+    EXPECT_STATUS(r, 409);
+    free(r.body);
+    free(id);
+
+    /* A runs a new job; SIGTERM on A hands it to B, which finishes it. */
+    expect_clean_stop(&b);
+    r = request(&a, "POST", "/materialize?async=true", "{" MAT_WINDOW ",\"feature_views\":[\"v1\"]}");
+    EXPECT_STATUS(r, 202);
+    id = json_field(r.body, "job_id");
+    free(r.body);
+    st = wait_job(&a, id, "running", 60);
+    ASSERT_EQ_STR(st, "running");
+    free(st);
+    start_server(&b, dir);
+    expect_clean_stop(&a);
+    st = wait_job(&b, id, "succeeded", 120);
+    ASSERT_EQ_STR(st, "succeeded");
+    free(st);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT claims FROM ferry_jobs WHERE id = '%s'", id);
+    ASSERT_PG(&db, sql, "2");
+    char *ea = test_read_file(a.errpath, NULL);
+    char needle[128];
+    snprintf(needle, sizeof needle, "\"job\":\"%s\",\"event\":\"released\"", id);
+    ASSERT_CONTAINS(ea, needle);
+    free(ea);
+    expect_clean_stop(&b);
+    free(id);
+}
+
+/* The URI is kept as written (not resolved against the repository), and a bad one fails the start
+ * with the location named and the password left out. */
+TEST(shared_state_uri_config_and_unreachable_database)
+{
+    const char *dir = test_tmpdir();
+    char *data = path_in(dir, "data");
+    mkdir(data, 0755);
+    free(data);
+    char *p = path_in(dir, "feature_store.yaml");
+    test_write_file(p, REPO_YAML "ferry:\n  state: postgresql://u:secret@127.0.0.1:1/nodb\n  serve:\n    lease_seconds: 2\n");
+    const char *argv[] = {"-c", dir, "serve", "--port", "0", NULL};
+    struct run_result r;
+    test_run_ferry(&r, NULL, argv);
+    ASSERT_EQ_INT(r.status, 3);   /* lease_seconds below 3 is a config error */
+    ASSERT_CONTAINS(r.err, "ferry.serve.lease_seconds");
+    run_result_cleanup(&r);
+    test_write_file(p, REPO_YAML "ferry:\n  state: postgresql://u:secret@127.0.0.1:1/nodb\n");
+    free(p);
+    test_run_ferry(&r, NULL, argv);
+    ASSERT_TRUE(r.status != 0);
+    ASSERT_CONTAINS(r.err, "postgresql://u:***@127.0.0.1:1/nodb");
+    ASSERT_TRUE(strstr(r.err, "secret") == NULL);
+    run_result_cleanup(&r);
+}
