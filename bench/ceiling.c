@@ -136,8 +136,8 @@ static double run_duckdb(struct ctx *c, uint64_t *source_rows, uint64_t *entitie
     duckdb_connection con;
     duckdb_create_config(&dc);
     /* ferry's own DuckDB settings, so the two are comparable */
-    if (c->cfg.ferry.duckdb_memory_limit)
-        duckdb_set_config(dc, "memory_limit", c->cfg.ferry.duckdb_memory_limit);
+    /* ferry's default when unset (src/offline/duckdb.c) */
+    duckdb_set_config(dc, "memory_limit", c->cfg.ferry.duckdb_memory_limit ? c->cfg.ferry.duckdb_memory_limit : "128MB");
     if (c->cfg.ferry.duckdb_threads > 0) {
         char n[24];
         snprintf(n, sizeof n, "%d", c->cfg.ferry.duckdb_threads);
