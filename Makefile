@@ -74,6 +74,14 @@ demo: setup
 	$(MAKE) --no-print-directory VARIANT=release all
 	examples/driver_stats/run_demo.sh $(CURDIR)/build/release
 
+# The benchmark (bench/run; README "Performance"): ferry and datagen, and the reference programs
+# linked against the same library. Defaults: N = 100k and 1M; see bench/run for the knobs.
+$(BUILD)/ceiling: bench/ceiling.c $(BUILD)/libferry.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: $(BUILD)/ferry $(BUILD)/datagen $(BUILD)/ceiling
+	bench/run $(CURDIR)/$(BUILD)
+
 clean:
 	rm -rf build
 

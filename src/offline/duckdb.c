@@ -25,12 +25,14 @@
 #include "offline/offline_impl.h"
 
 #define SQL_MAX (1u << 20)
+#define DUCK_DEFAULT_MEMORY_LIMIT "128MB"
 
 struct duck_store {
     struct offline_store base;   /* must be first: offline.c sees only this */
     duckdb_database db;
     duckdb_connection con;
     char *repo_dir;
+    bool key_order;              /* ORDER BY serialized key: only the SQLite online store gains */
 };
 
 static struct duck_store *duck(struct offline_store *st) { return (struct duck_store *)st; }
@@ -161,10 +163,14 @@ static int duck_open(const struct ferry_config *cfg, struct offline_store **out,
         rc = ferry_errf(err, FERRY_ENOMEM, "duckdb: cannot create a configuration");
         goto fail;
     }
-    if (cfg->ferry.duckdb_memory_limit && *cfg->ferry.duckdb_memory_limit &&
-        duckdb_set_config(dc, "memory_limit", cfg->ferry.duckdb_memory_limit) == DuckDBError) {
-        rc = ferry_errf(err, FERRY_ECONFIG, "ferry.duckdb_memory_limit '%s' is not accepted by DuckDB",
-                        cfg->ferry.duckdb_memory_limit);
+    /* DuckDB's own default is 80% of the machine's memory, and the window sort of a large window
+     * takes what it is given (about 0.9 GB of RSS at 1M entities x 4 rows in bench/run). A bounded
+     * default makes DuckDB spill to its temporary directory instead; 128MB kept peak RSS near
+     * 300 MB there at a cost within the run-to-run noise. `ferry: duckdb: memory_limit` overrides. */
+    const char *mem = cfg->ferry.duckdb_memory_limit && *cfg->ferry.duckdb_memory_limit
+                          ? cfg->ferry.duckdb_memory_limit : DUCK_DEFAULT_MEMORY_LIMIT;
+    if (duckdb_set_config(dc, "memory_limit", mem) == DuckDBError) {
+        rc = ferry_errf(err, FERRY_ECONFIG, "ferry.duckdb_memory_limit '%s' is not accepted by DuckDB", mem);
         goto fail;
     }
     if (cfg->ferry.duckdb_threads > 0) {
@@ -199,6 +205,9 @@ static int duck_open(const struct ferry_config *cfg, struct offline_store **out,
     }
     duckdb_destroy_result(&r);
     d->repo_dir = xstrdup(cfg->repo_dir ? cfg->repo_dir : ".");
+    /* The key order costs a sort in DuckDB, which only pays off where the online store is a B-tree
+     * keyed by the serialized entity key: SQLite (the default store when type is unset). */
+    d->key_order = !cfg->online.type || str_eq(cfg->online.type, "sqlite");
     duckdb_destroy_config(&dc);
     *out = &d->base;
     return 0;
@@ -353,6 +362,7 @@ struct plan {
     struct need *keys, *features;
     struct need ts, created;
     bool has_created;
+    bool key_order;        /* the store asked for rows in serialized key order */
 };
 
 static void plan_cleanup(struct plan *p)
@@ -498,10 +508,70 @@ static int duck_check(struct offline_store *st, const struct offline_pull *pull,
 
 /* ---- the query ---- */
 
+/* Appends the little-endian bytes of an integer expression as one unsigned number whose order is
+ * the byte order (byte 0 most significant): how memcmp orders the serialized value. */
+static void add_le_order(struct fbuf *sql, const char *col, int nbytes)
+{
+    fbuf_adds(sql, "(");
+    for (int i = 0; i < nbytes; i++) {
+        fbuf_addf(sql, "%s(CAST(((CAST(", i ? " | " : "");
+        sql_quote_ident(sql, col);
+        fbuf_addf(sql, " AS BIGINT) >> %d) & 255) AS UBIGINT) << %d)", 8 * i, 8 * (nbytes - 1 - i));
+    }
+    fbuf_adds(sql, ")");
+}
+
+/* " ORDER BY ..." putting rows in the byte order of their serialized entity keys (feast/key.c:
+ * per key in name order, a fixed type tag, then a little-endian int32/int64, or a little-endian
+ * length and the bytes), which is the order of the SQLite primary key (entity_key, feature_name).
+ * Rows written in that order append to the B-tree instead of touching pages all over it in every
+ * batch's transaction: measured in bench/run at 1M entities, see the commit message. Only for the
+ * key and source types whose serialized order DuckDB can compute exactly; otherwise nothing (any
+ * order is correct, just slower to write). */
+static void add_key_order(const struct plan *p, const struct feast_schema *s, struct fbuf *sql)
+{
+    if (s->dummy_key || p->nkeys == 0 || !p->key_order)
+        return;
+    for (size_t i = 0; i < p->nkeys; i++) {
+        const struct need *n = &p->keys[i];
+        const struct coltype *t = &p->d.cols[n->col].t;
+        if (t->is_list)
+            return;
+        bool small_int = t->s.id == DUCKDB_TYPE_TINYINT || t->s.id == DUCKDB_TYPE_SMALLINT ||
+                         t->s.id == DUCKDB_TYPE_INTEGER || t->s.id == DUCKDB_TYPE_BIGINT ||
+                         t->s.id == DUCKDB_TYPE_UTINYINT || t->s.id == DUCKDB_TYPE_USMALLINT ||
+                         t->s.id == DUCKDB_TYPE_UINTEGER;
+        bool ok = (n->vtype == FEAST_VT_INT64 || n->vtype == FEAST_VT_INT32) ? small_int
+                  : n->vtype == FEAST_VT_STRING ? t->s.id == DUCKDB_TYPE_VARCHAR
+                  : n->vtype == FEAST_VT_BYTES ? t->s.id == DUCKDB_TYPE_BLOB
+                  : false;
+        if (!ok)
+            return;
+    }
+    for (size_t i = 0; i < p->nkeys; i++) {
+        const struct need *n = &p->keys[s->key_order[i]];
+        fbuf_adds(sql, i ? ", " : " ORDER BY ");
+        if (n->vtype == FEAST_VT_INT64 || n->vtype == FEAST_VT_INT32) {
+            add_le_order(sql, n->src, n->vtype == FEAST_VT_INT64 && s->key_version >= 2 ? 8 : 4);
+        } else {
+            /* strings and blobs: the length's bytes, then DuckDB's byte-wise comparison */
+            fbuf_adds(sql, "(");
+            for (int b = 0; b < 4; b++) {
+                fbuf_addf(sql, "%s(CAST(((%s(", b ? " | " : "", n->vtype == FEAST_VT_STRING ? "strlen" : "octet_length");
+                sql_quote_ident(sql, n->src);
+                fbuf_addf(sql, ") >> %d) & 255) AS UBIGINT) << %d)", 8 * b, 8 * (3 - b));
+            }
+            fbuf_adds(sql, "), ");
+            sql_quote_ident(sql, n->src);
+        }
+    }
+}
+
 /* SELECT keys, features, ts[, created] FROM scan WHERE ts BETWEEN $2 AND $3
  * QUALIFY row_number() OVER (PARTITION BY keys ORDER BY ts DESC, created DESC) = 1
+ * [ORDER BY serialized key order]
  * Output columns are positional: the reader knows column i by its place. */
-static int build_sql(const struct plan *p, struct fbuf *sql)
+static int build_sql(const struct plan *p, const struct feast_schema *s, struct fbuf *sql)
 {
     const struct src_desc *d = &p->d;
     const char *tt = time_sql_type(d->cols[p->ts.col].t.s.id);
@@ -544,7 +614,9 @@ static int build_sql(const struct plan *p, struct fbuf *sql)
         sql_quote_ident(sql, p->created.src);
         fbuf_adds(sql, " DESC NULLS LAST");
     }
-    return fbuf_adds(sql, ") = 1");
+    fbuf_adds(sql, ") = 1");
+    add_key_order(p, s, sql);
+    return fbuf_adds(sql, "");
 }
 
 /* Binds the inclusive ns window as values of the timestamp column's own type, rounded inwards
@@ -914,6 +986,7 @@ static int duck_pull_latest(struct offline_store *st, struct offline_pull *pull,
     int rc = make_plan(ds, pull, &p, err);
     if (rc)
         return rc;
+    p.key_order = ds->key_order;
 
     struct fbuf sql;
     fbuf_init(&sql, SQL_MAX);
@@ -923,7 +996,7 @@ static int duck_pull_latest(struct offline_store *st, struct offline_pull *pull,
     bool have_res = false;
     struct reader rd = {.pull = pull, .p = &p};
 
-    if (build_sql(&p, &sql) != 0) {
+    if (build_sql(&p, pull->schema, &sql) != 0) {
         rc = ferry_errf(err, FERRY_ELIMIT, "view %s: query text too long", view);
         goto out;
     }
