@@ -716,6 +716,34 @@ TEST(batch_value_text_per_type)
     feast_schema_cleanup(&s);
 }
 
+/* For stores that never read value_text (Redis), numbers are not formatted; the Value bytes are
+ * the same golden bytes as with text (feast-compat §4.4). */
+TEST(batch_without_value_text_keeps_value_bytes)
+{
+    DECL_ERR;
+    struct feast_feature feats[] = {F("i64", FEAST_VT_INT64), F("f", FEAST_VT_FLOAT), F("d", FEAST_VT_DOUBLE),
+                                    F("i32", FEAST_VT_INT32)};
+    struct feast_schema s;
+    struct feast_batch b;
+    schema_for(&s, NULL, 0, feats, 4, 3);
+    s.no_value_text = true;
+    ASSERT_EQ_INT(feast_batch_init(&b, &s, 1), 0);
+    ASSERT_EQ_INT(feast_row_begin(&b), 0);
+    ASSERT_OK(feast_row_int(&b, 0, 308, e), e);
+    ASSERT_OK(feast_row_double(&b, 1, 0.5, e), e);
+    ASSERT_OK(feast_row_double(&b, 2, 0.5, e), e);
+    ASSERT_OK(feast_row_int(&b, 3, -1, e), e);
+    ASSERT_OK(feast_row_end(&b, 0, 0, e), e);
+    const char *golden[] = {"20b402", "350000003f", "29000000000000e03f", "18ffffffffffffffffff01"};
+    for (size_t f = 0; f < 4; f++) {
+        const struct feast_batch_cell *c = feast_batch_cell(&b, 0, f);
+        ASSERT_EQ_INT(c->text_len, -1);
+        ASSERT_EQ_HEX(b.bytes.data + c->val_off, c->val_len, golden[f]);
+    }
+    feast_batch_cleanup(&b);
+    feast_schema_cleanup(&s);
+}
+
 /* ---- keys, rows and schema ---- */
 
 TEST(batch_keys_sorted_once_per_schema)

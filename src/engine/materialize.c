@@ -61,6 +61,7 @@ static int run_view(const struct ferry_config *cfg, const struct engine_request 
     int rc = feast_schema_init(&schema, v, cfg->key_version, err);
     if (rc)
         return rc;
+    schema.no_value_text = !online_writes_value_text(on);
     /* No online_prepare here: the store creates a missing table on first write and writes an
      * existing table in whatever Feast schema it has, without migrating it behind `apply`'s back. */
     struct pipeline_args args = {.cfg = cfg, .view = v, .schema = &schema, .offline = off, .online = on,

@@ -343,7 +343,7 @@ static int emit_int32(struct feast_batch *b, size_t f, int32_t v, struct ferry_e
     *p++ = TAG_INT32;
     p = put_varint(p, (uint64_t)(int64_t)v); /* negative int32 is sign-extended: 10 bytes */
     char t[16];
-    int tn = snprintf(t, sizeof t, "%d", (int)v);
+    int tn = b->schema->no_value_text ? -1 : snprintf(t, sizeof t, "%d", (int)v);
     return cell_write(b, f, h, (size_t)(p - h), NULL, 0, t, tn, err);
 }
 
@@ -353,7 +353,7 @@ static int emit_int64(struct feast_batch *b, size_t f, int64_t v, struct ferry_e
     *p++ = TAG_INT64;
     p = put_varint(p, (uint64_t)v);
     char t[24];
-    int tn = snprintf(t, sizeof t, "%lld", (long long)v);
+    int tn = b->schema->no_value_text ? -1 : snprintf(t, sizeof t, "%lld", (long long)v);
     return cell_write(b, f, h, (size_t)(p - h), NULL, 0, t, tn, err);
 }
 
@@ -362,6 +362,8 @@ static int emit_float(struct feast_batch *b, size_t f, float v, struct ferry_err
     unsigned char h[5];
     h[0] = TAG_FLOAT;
     put_le32(h + 1, float_bits(v));
+    if (b->schema->no_value_text)
+        return cell_write(b, f, h, 5, NULL, 0, NULL, -1, err);
     /* Python reads the float field back as a double before str(): float32 0.7 -> 0.699999988079071 */
     char t[FEAST_PYFLOAT_BUF];
     feast_py_float_repr((double)v, t);
@@ -373,6 +375,8 @@ static int emit_double(struct feast_batch *b, size_t f, double v, struct ferry_e
     unsigned char h[9];
     h[0] = TAG_DOUBLE;
     put_le64(h + 1, double_bits(v));
+    if (b->schema->no_value_text)
+        return cell_write(b, f, h, 9, NULL, 0, NULL, -1, err);
     char t[FEAST_PYFLOAT_BUF];
     feast_py_float_repr(v, t);
     return cell_write(b, f, h, 9, NULL, 0, t, (int)strlen(t), err);

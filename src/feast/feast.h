@@ -147,6 +147,8 @@ struct feast_schema {
     int *feature_vtypes;
     size_t *key_order;                 /* key indexes in serialization (sorted-name) order */
     bool dummy_key;                    /* entity-less view: key __dummy_id = "" is implied */
+    bool no_value_text;                /* set by the caller when the online store never reads cells'
+                                        * value_text (Redis): numbers are then not formatted */
 };
 int feast_schema_init(struct feast_schema *s, const struct feast_view *v, int key_version,
                       struct ferry_err *err);

@@ -155,6 +155,11 @@ int online_read(struct online_store *st, const char *project, const struct feast
     return rc;
 }
 
+bool online_writes_value_text(const struct online_store *st)
+{
+    return st && st->type->writes_value_text;
+}
+
 void online_close(struct online_store *st)
 {
     if (st)

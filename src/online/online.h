@@ -37,6 +37,7 @@ void online_read_result_cleanup(struct online_read_result *r);
 
 struct online_store_type {
     const char *name;         /* Feast's `type:` value */
+    bool writes_value_text;   /* reads cells' value_text (SQLite's column); false lets the encoder skip it */
     int (*open)(const struct ferry_config *cfg, struct online_store **out, struct ferry_err *err);
     /* Creates (or migrates) the view's table/keyspace; called by apply and before writes. */
     int (*prepare)(struct online_store *st, const char *project, const struct feast_view *view,
@@ -68,6 +69,8 @@ int online_write(struct online_store *st, const char *project, const struct feas
 int online_read(struct online_store *st, const char *project, const struct feast_view *view,
                 const struct fbuf *keys, size_t nkeys, const char *const *features, size_t nfeatures,
                 struct online_read_result *out, struct ferry_err *err);
+/* Whether the store uses value_text (the engine skips formatting it otherwise). */
+bool online_writes_value_text(const struct online_store *st);
 void online_close(struct online_store *st);
 
 #endif

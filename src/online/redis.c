@@ -894,6 +894,7 @@ static int redis_read(struct online_store *st, const char *project, const struct
 
 const struct online_store_type online_redis_type = {
     .name = "redis",
+    .writes_value_text = false,   /* Feast's Redis hashes hold only the Value bytes */
     .open = redis_open,
     .prepare = redis_prepare,
     .write = redis_write,

@@ -522,6 +522,7 @@ static int sqlite_read(struct online_store *st, const char *project, const struc
 
 const struct online_store_type online_sqlite_type = {
     .name = "sqlite",
+    .writes_value_text = true,
     .open = sqlite_open,
     .prepare = sqlite_prepare,
     .write = sqlite_write,
