@@ -385,7 +385,7 @@ TEST(http_get_online_features_matches_independent_query)
 
 TEST(http_busy_view_is_409_unless_forced)
 {
-    const char *dir = make_repo("ferry:\n  batch_rows: 1000\n", true);
+    const char *dir = make_repo("ferry:\n  batch_rows: 100\n", true);   /* long enough to still be running */
     struct server s;
     start_server(&s, dir);
     struct resp r = request(&s, "POST", "/materialize?async=true", MAT_BODY);
@@ -462,7 +462,7 @@ TEST(http_idempotency_key_returns_the_first_job)
 
 TEST(http_cancel_queued_and_running_jobs)
 {
-    const char *dir = make_repo("ferry:\n  batch_rows: 1000\n", true);
+    const char *dir = make_repo("ferry:\n  batch_rows: 100\n", true);   /* long enough to still be running */
     struct server s;
     start_server(&s, dir);
     struct resp r = request(&s, "POST", "/materialize?async=true", MAT_BODY);
@@ -706,7 +706,7 @@ TEST(http_metrics_after_materialization)
 
 TEST(http_health_503_without_registry_and_sigterm_during_sync_job)
 {
-    const char *dir = make_repo("ferry:\n  batch_rows: 1000\n", true);
+    const char *dir = make_repo("ferry:\n  batch_rows: 100\n", true);   /* long enough to still be running */
     struct server s;
     start_server(&s, dir);
     struct resp r = request(&s, "GET", "/health", NULL);

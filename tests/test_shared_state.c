@@ -486,7 +486,10 @@ TEST(shared_cancel_across_replicas_and_stop_releases_the_running_job)
 {
     struct pgdb db;
     pg_fresh_db(&db);
-    const char *dir = make_repo(&db, "  batch_rows: 100\n  queue_batches: 1\n  serve:\n    workers: 1\n"
+    /* Small batches keep each job running for seconds: a cancel made through the other replica
+     * reaches the owner through its heartbeat (every lease/3 = 1 s), so a job that could finish
+     * within that second would make the test a race. */
+    const char *dir = make_repo(&db, "  batch_rows: 10\n  queue_batches: 1\n  serve:\n    workers: 1\n"
                                      "    lease_seconds: 3\n    shutdown_grace_seconds: 10\n", true);
     struct server a, b;
     start_server(&a, dir);
