@@ -2,6 +2,7 @@
  * drives it over HTTP with libcurl, checks what the online store holds with independent SQL and
  * DuckDB queries of the fixture, and stops it with SIGTERM expecting exit status 0. */
 #include "dbcheck.h"
+#include "server_testlib.h"
 #include "test.h"
 
 #include <curl/curl.h>
@@ -78,189 +79,6 @@ static const char *make_repo(const char *ferry_yaml, bool big)
 
 /* ---- the server process ---- */
 
-struct server {
-    pid_t pid;
-    int port;
-    char errpath[512];
-};
-
-static double now_sec(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void start_server(struct server *s, const char *dir)
-{
-    const char *bin = getenv("FERRY_BIN");
-    if (!bin || !*bin)
-        bin = test_source_path("build/release/ferry");
-    static int seq;
-    snprintf(s->errpath, sizeof s->errpath, "%s/.serve%d.err", test_tmpdir(), ++seq);
-    fflush(NULL);
-    s->pid = fork();
-    if (s->pid == 0) {
-        int e = open(s->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int in = open("/dev/null", O_RDWR);
-        dup2(in, 0);
-        dup2(in, 1);
-        dup2(e, 2);
-        execl(bin, bin, "-c", dir, "serve", "--port", "0", (char *)NULL);
-        _exit(127);
-    }
-    /* Ready once it prints the bound address (ASan builds start slowly). */
-    for (double t0 = now_sec(); now_sec() - t0 < 60;) {
-        char *err = test_read_file(s->errpath, NULL);
-        const char *at = err ? strstr(err, "listening on http://127.0.0.1:") : NULL;
-        if (at) {
-            s->port = atoi(at + strlen("listening on http://127.0.0.1:"));
-            free(err);
-            return;
-        }
-        int st;
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid)
-            test_fail(__FILE__, __LINE__, "server exited early: %s", err ? err : "");
-        free(err);
-        usleep(20000);
-    }
-    test_fail(__FILE__, __LINE__, "server did not start");
-}
-
-/* SIGTERM, then the exit status (128+signal if killed); the server must exit by itself. */
-static int stop_server(struct server *s)
-{
-    kill(s->pid, SIGTERM);
-    int st = 0;
-    for (double t0 = now_sec(); now_sec() - t0 < 60; usleep(20000))
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, &st, 0);
-    test_fail(__FILE__, __LINE__, "server did not stop on SIGTERM");
-}
-
-static void expect_clean_stop(struct server *s)
-{
-    int st = stop_server(s);
-    if (st != 0) {
-        char *err = test_read_file(s->errpath, NULL);
-        test_fail(__FILE__, __LINE__, "server exited %d: %s", st, err ? err : "");
-    }
-}
-
-/* ---- the HTTP client ---- */
-
-struct resp {
-    long status;
-    char *body;
-    size_t len;
-    char *headers;
-    size_t hlen;
-};
-
-struct sink {
-    char *data;
-    size_t len;
-};
-
-static size_t sink_write(char *p, size_t size, size_t n, void *ud)
-{
-    struct sink *s = ud;
-    s->data = realloc(s->data, s->len + size * n + 1);
-    memcpy(s->data + s->len, p, size * n);
-    s->len += size * n;
-    s->data[s->len] = 0;
-    return size * n;
-}
-
-/* One request. extra: NULL-terminated list of header lines. chunked: send the body without a
- * Content-Length. */
-static struct resp request_ex(const struct server *s, const char *method, const char *path, const char *body,
-                              const char *const *extra, bool chunked)
-{
-    CURL *c = curl_easy_init();
-    char url[1024];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
-    struct sink b = {0}, h = {0};
-    struct curl_slist *hdrs = NULL;
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    hdrs = curl_slist_append(hdrs, "Expect:");
-    for (size_t i = 0; extra && extra[i]; i++)
-        hdrs = curl_slist_append(hdrs, extra[i]);
-    if (chunked)
-        hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, sink_write);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    CURLcode rc = curl_easy_perform(c);
-    struct resp r = {0};
-    if (rc != CURLE_OK)
-        test_fail(__FILE__, __LINE__, "%s %s: %s", method, path, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    r.body = b.data ? b.data : calloc(1, 1);
-    r.len = b.len;
-    r.headers = h.data ? h.data : calloc(1, 1);
-    r.hlen = h.len;
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
-    return r;
-}
-
-static struct resp request(const struct server *s, const char *method, const char *path, const char *body)
-{
-    return request_ex(s, method, path, body, NULL, false);
-}
-
-static void resp_free(struct resp *r)
-{
-    free(r->body);
-    free(r->headers);
-}
-
-#define EXPECT_STATUS(r, want)                                                                       \
-    do {                                                                                             \
-        if ((r).status != (want))                                                                    \
-            test_fail(__FILE__, __LINE__, "status %ld, expected %d; body: %s", (r).status, (want), (r).body); \
-    } while (0)
-
-/* A string field of a JSON object body; the caller frees. */
-static char *json_field(const char *body, const char *name)
-{
-    json_t *doc = json_loads(body, 0, NULL);
-    const char *v = doc ? json_string_value(json_object_get(doc, name)) : NULL;
-    char *out = v ? strdup(v) : NULL;
-    json_decref(doc);
-    return out;
-}
-
-/* Polls GET /jobs/{id} until the job reaches want (or any final status); returns the status. */
-static char *wait_job(const struct server *s, const char *id, const char *want)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/jobs/%s", id);
-    for (double t0 = now_sec(); now_sec() - t0 < 120; usleep(20000)) {
-        struct resp r = request(s, "GET", path, NULL);
-        EXPECT_STATUS(r, 200);
-        char *st = json_field(r.body, "status");
-        resp_free(&r);
-        if (st && (strcmp(st, want) == 0 || strcmp(st, "succeeded") == 0 || strcmp(st, "failed") == 0 ||
-                   strcmp(st, "cancelled") == 0))
-            return st;
-        free(st);
-    }
-    test_fail(__FILE__, __LINE__, "job %s did not reach %s", id, want);
-}
-
 static size_t discard(char *p, size_t size, size_t n, void *ud)
 {
     return size * n;
@@ -312,7 +130,7 @@ TEST(http_async_materialize_answers_202_then_job_succeeds)
     char *id = json_field(r.body, "job_id");
     ASSERT_TRUE(id && strlen(id) == 36);
     resp_free(&r);
-    char *st = wait_job(&s, id, "succeeded");
+    char *st = wait_job(&s, id, "succeeded", 120);
     ASSERT_EQ_STR(st, "succeeded");
     free(st);
 
@@ -404,10 +222,10 @@ TEST(http_busy_view_is_409_unless_forced)
     ASSERT_TRUE(second && strcmp(first, second) != 0);
     resp_free(&r);
 
-    char *st = wait_job(&s, second, "succeeded");
+    char *st = wait_job(&s, second, "succeeded", 120);
     ASSERT_EQ_STR(st, "succeeded");
     free(st);
-    st = wait_job(&s, first, "succeeded");
+    st = wait_job(&s, first, "succeeded", 120);
     ASSERT_EQ_STR(st, "succeeded");
     free(st);
     free(first);
@@ -425,7 +243,7 @@ TEST(http_idempotency_key_returns_the_first_job)
     EXPECT_STATUS(r, 202);
     char *id = json_field(r.body, "job_id");
     resp_free(&r);
-    char *st = wait_job(&s, id, "succeeded");
+    char *st = wait_job(&s, id, "succeeded", 120);
     free(st);
 
     /* A repeat, even after the job finished, is the same job, not a second run. */
@@ -491,7 +309,7 @@ TEST(http_cancel_queued_and_running_jobs)
     ASSERT_TRUE(r.status == 202 || r.status == 200);
     ASSERT_CONTAINS(r.body, running);
     resp_free(&r);
-    char *st = wait_job(&s, running, "cancelled");
+    char *st = wait_job(&s, running, "cancelled", 120);
     ASSERT_EQ_STR(st, "cancelled");
     free(st);
 
@@ -512,12 +330,12 @@ TEST(http_job_listing_newest_first_with_filters)
                             "{\"start_ts\":\"2021-04-12\",\"end_ts\":\"2021-04-13\"}");
     char *older = json_field(r.body, "job_id");
     resp_free(&r);
-    free(wait_job(&s, older, "succeeded"));
+    free(wait_job(&s, older, "succeeded", 120));
     r = request(&s, "POST", "/materialize-incremental?async=true", "{\"end_ts\":\"2021-04-14\"}");
     EXPECT_STATUS(r, 202);
     char *newer = json_field(r.body, "job_id");
     resp_free(&r);
-    free(wait_job(&s, newer, "succeeded"));
+    free(wait_job(&s, newer, "succeeded", 120));
 
     r = request(&s, "GET", "/jobs", NULL);
     EXPECT_STATUS(r, 200);
@@ -755,7 +573,7 @@ TEST(http_restart_after_sigkill_marks_running_job_interrupted)
     EXPECT_STATUS(r, 202);
     char *id = json_field(r.body, "job_id");
     resp_free(&r);
-    char *st = wait_job(&s, id, "running");
+    char *st = wait_job(&s, id, "running", 120);
     ASSERT_EQ_STR(st, "running");
     free(st);
     kill(s.pid, SIGKILL);

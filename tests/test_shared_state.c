@@ -5,6 +5,7 @@
  * logs, not from the servers' own answers alone: each job claimed once and run once, each schedule
  * tick submitted once, a killed replica's job finished by the other after its lease. */
 #include "dbcheck.h"
+#include "server_testlib.h"
 #include "test.h"
 
 #include <curl/curl.h>
@@ -114,42 +115,23 @@ static char *pg_value(const struct pgdb *db, const char *sql)
 
 #define MAT_WINDOW "\"start_ts\":\"2021-04-12T00:00:00\",\"end_ts\":\"2021-04-20T00:00:00\""
 
-static char *path_in(const char *dir, const char *rel)
-{
-    char *p = malloc(strlen(dir) + strlen(rel) + 2);
-    sprintf(p, "%s/%s", dir, rel);
-    return p;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    size_t n;
-    char *data = test_read_file(from, &n);
-    if (!data)
-        test_fail(__FILE__, __LINE__, "cannot read %s", from);
-    FILE *f = fopen(to, "wb");
-    fwrite(data, 1, n, f);
-    fclose(f);
-    free(data);
-}
-
 /* An applied repo whose state is db. big: 60,000 keys in batches of 100, so a job runs a while. */
 static const char *make_repo(const struct pgdb *db, const char *ferry_extra, bool big)
 {
     const char *dir = test_tmpdir();
-    char *data = path_in(dir, "data");
+    char *data = test_path(dir, "data");
     mkdir(data, 0755);
     free(data);
     char yaml[4096];
     snprintf(yaml, sizeof yaml, "%sferry:\n  state: %s\n%s", REPO_YAML, db->uri, ferry_extra ? ferry_extra : "");
-    char *p = path_in(dir, "feature_store.yaml");
+    char *p = test_path(dir, "feature_store.yaml");
     test_write_file(p, yaml);
     free(p);
-    p = path_in(dir, "features.yaml");
+    p = test_path(dir, "features.yaml");
     test_write_file(p, big ? REPO_FEATURES("big.parquet") : REPO_FEATURES("driver_stats.parquet"));
     free(p);
     if (big) {
-        char *pq = path_in(dir, "data/big.parquet"), sql[1024];
+        char *pq = test_path(dir, "data/big.parquet"), sql[1024];
         snprintf(sql, sizeof sql,
                  "COPY (SELECT i AS driver_id, (i %% 1000)::FLOAT / 1000 AS conv_rate, i AS avg_daily_trips,"
                  " TIMESTAMPTZ '2021-04-15 00:00:00+00' AS event_timestamp,"
@@ -160,8 +142,8 @@ static const char *make_repo(const struct pgdb *db, const char *ferry_extra, boo
         qtable_free(&t);
         free(pq);
     } else {
-        p = path_in(dir, "data/driver_stats.parquet");
-        copy_file(test_fixture("driver_stats.parquet"), p);
+        p = test_path(dir, "data/driver_stats.parquet");
+        test_copy_file(test_fixture("driver_stats.parquet"), p);
         free(p);
     }
     const char *argv[] = {"-c", dir, "apply", NULL};
@@ -173,156 +155,6 @@ static const char *make_repo(const struct pgdb *db, const char *ferry_extra, boo
 }
 
 /* ---- servers ---- */
-
-struct server {
-    pid_t pid;
-    int port;
-    char errpath[512];
-};
-
-static double now_sec(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void start_server(struct server *s, const char *dir)
-{
-    const char *bin = getenv("FERRY_BIN");
-    if (!bin || !*bin)
-        bin = test_source_path("build/release/ferry");
-    static int seq;
-    snprintf(s->errpath, sizeof s->errpath, "%s/.serve%d.err", test_tmpdir(), ++seq);
-    fflush(NULL);
-    s->pid = fork();
-    if (s->pid == 0) {
-        int e = open(s->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int in = open("/dev/null", O_RDWR);
-        dup2(in, 0);
-        dup2(in, 1);
-        dup2(e, 2);
-        execl(bin, bin, "-c", dir, "serve", "--port", "0", (char *)NULL);
-        _exit(127);
-    }
-    for (double t0 = now_sec(); now_sec() - t0 < 60;) {
-        char *err = test_read_file(s->errpath, NULL);
-        const char *at = err ? strstr(err, "listening on http://127.0.0.1:") : NULL;
-        if (at) {
-            s->port = atoi(at + strlen("listening on http://127.0.0.1:"));
-            free(err);
-            return;
-        }
-        int st;
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid)
-            test_fail(__FILE__, __LINE__, "server exited early: %s", err ? err : "");
-        free(err);
-        usleep(20000);
-    }
-    test_fail(__FILE__, __LINE__, "server did not start");
-}
-
-static void expect_clean_stop(struct server *s)
-{
-    kill(s->pid, SIGTERM);
-    int st = 0;
-    for (double t0 = now_sec(); now_sec() - t0 < 60; usleep(20000))
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            if (code != 0) {
-                char *err = test_read_file(s->errpath, NULL);
-                test_fail(__FILE__, __LINE__, "server exited %d: %s", code, err ? err : "");
-            }
-            return;
-        }
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, &st, 0);
-    test_fail(__FILE__, __LINE__, "server did not stop on SIGTERM");
-}
-
-/* ---- HTTP ---- */
-
-struct resp {
-    long status;
-    char *body;
-};
-
-struct sink {
-    char *data;
-    size_t len;
-};
-
-static size_t sink_write(char *p, size_t size, size_t n, void *ud)
-{
-    struct sink *s = ud;
-    s->data = realloc(s->data, s->len + size * n + 1);
-    memcpy(s->data + s->len, p, size * n);
-    s->len += size * n;
-    s->data[s->len] = 0;
-    return size * n;
-}
-
-static struct resp request(const struct server *s, const char *method, const char *path, const char *body)
-{
-    CURL *c = curl_easy_init();
-    char url[1024];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
-    struct sink b = {0};
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    hdrs = curl_slist_append(hdrs, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
-        test_fail(__FILE__, __LINE__, "%s %s: %s", method, path, curl_easy_strerror(rc));
-    struct resp r = {0};
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    r.body = b.data ? b.data : calloc(1, 1);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
-    return r;
-}
-
-#define EXPECT_STATUS(r, want)                                                                       \
-    do {                                                                                             \
-        if ((r).status != (want))                                                                    \
-            test_fail(__FILE__, __LINE__, "status %ld, expected %d; body: %s", (r).status, (want), (r).body); \
-    } while (0)
-
-static char *json_field(const char *body, const char *name)
-{
-    json_t *doc = json_loads(body, 0, NULL);
-    const char *v = doc ? json_string_value(json_object_get(doc, name)) : NULL;
-    char *out = v ? strdup(v) : NULL;
-    json_decref(doc);
-    return out;
-}
-
-/* Polls GET /jobs/{id} on s until the job reaches want or a final status; returns the status. */
-static char *wait_job(const struct server *s, const char *id, const char *want, double seconds)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/jobs/%s", id);
-    for (double t0 = now_sec(); now_sec() - t0 < seconds; usleep(50000)) {
-        struct resp r = request(s, "GET", path, NULL);
-        EXPECT_STATUS(r, 200);
-        char *st = json_field(r.body, "status");
-        free(r.body);
-        if (st && (strcmp(st, want) == 0 || strcmp(st, "succeeded") == 0 || strcmp(st, "failed") == 0 ||
-                   strcmp(st, "cancelled") == 0))
-            return st;
-        free(st);
-    }
-    test_fail(__FILE__, __LINE__, "job %s did not reach %s in %.0f s", id, want, seconds);
-}
 
 static int count_in(const char *hay, const char *needle)
 {
@@ -359,7 +191,7 @@ TEST(shared_two_replicas_run_each_job_and_tick_once)
         EXPECT_STATUS(r, 202);
         ids[i] = json_field(r.body, "job_id");
         ASSERT_TRUE(ids[i] != NULL);
-        free(r.body);
+        resp_free(&r);
     }
     /* Each replica sees every job, whichever process runs it. */
     for (int i = 0; i < 50; i++) {
@@ -435,12 +267,12 @@ TEST(shared_killed_replica_job_finished_by_the_other_after_lease)
     struct resp r = request(&a, "POST", "/materialize?async=true", "{" MAT_WINDOW ",\"feature_views\":[\"v0\"]}");
     EXPECT_STATUS(r, 202);
     char *id = json_field(r.body, "job_id");
-    free(r.body);
+    resp_free(&r);
     char *st = wait_job(&a, id, "running", 60);
     ASSERT_EQ_STR(st, "running");
     free(st);
     start_server(&b, dir);
-    double killed = now_sec();
+    double killed = srv_now_sec();
     kill(a.pid, SIGKILL);
     int wst;
     waitpid(a.pid, &wst, 0);
@@ -448,12 +280,12 @@ TEST(shared_killed_replica_job_finished_by_the_other_after_lease)
     /* Another job on the view is still refused while the dead replica's lease holds it. */
     r = request(&b, "POST", "/materialize?async=true", "{" MAT_WINDOW ",\"feature_views\":[\"v0\"]}");
     EXPECT_STATUS(r, 409);
-    free(r.body);
+    resp_free(&r);
 
     st = wait_job(&b, id, "succeeded", 120);
     ASSERT_EQ_STR(st, "succeeded");
     free(st);
-    ASSERT_TRUE(now_sec() - killed >= 1.0);   /* not before the lease could run out */
+    ASSERT_TRUE(srv_now_sec() - killed >= 1.0);   /* not before the lease could run out */
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT claims FROM ferry_jobs WHERE id = '%s'", id);
     ASSERT_PG(&db, sql, "2");
@@ -466,7 +298,7 @@ TEST(shared_killed_replica_job_finished_by_the_other_after_lease)
     ASSERT_CONTAINS(eb, needle);
     free(eb);
 
-    char *online = path_in(dir, "data/online.db");
+    char *online = test_path(dir, "data/online.db");
     struct qtable cnt;
     sqlite_query(online, "SELECT count(DISTINCT entity_key) FROM e2e_v0", &cnt);
     ASSERT_EQ_STR(QCELL(&cnt, 0, 0), "60000");
@@ -496,7 +328,7 @@ TEST(shared_cancel_across_replicas_and_stop_releases_the_running_job)
     struct resp r = request(&a, "POST", "/materialize?async=true", "{" MAT_WINDOW ",\"feature_views\":[\"v0\"]}");
     EXPECT_STATUS(r, 202);
     char *id = json_field(r.body, "job_id");
-    free(r.body);
+    resp_free(&r);
     char *st = wait_job(&a, id, "running", 60);
     ASSERT_EQ_STR(st, "running");
     free(st);
@@ -505,13 +337,13 @@ TEST(shared_cancel_across_replicas_and_stop_releases_the_running_job)
     snprintf(path, sizeof path, "/jobs/%s/cancel", id);
     r = request(&b, "POST", path, NULL);
     ASSERT_TRUE(r.status == 200 || r.status == 202);
-    free(r.body);
+    resp_free(&r);
     st = wait_job(&b, id, "cancelled", 60);
     ASSERT_EQ_STR(st, "cancelled");
     free(st);
     r = request(&b, "POST", path, NULL);
     EXPECT_STATUS(r, 409);
-    free(r.body);
+    resp_free(&r);
     free(id);
 
     /* A runs a new job; SIGTERM on A hands it to B, which finishes it. */
@@ -519,7 +351,7 @@ TEST(shared_cancel_across_replicas_and_stop_releases_the_running_job)
     r = request(&a, "POST", "/materialize?async=true", "{" MAT_WINDOW ",\"feature_views\":[\"v1\"]}");
     EXPECT_STATUS(r, 202);
     id = json_field(r.body, "job_id");
-    free(r.body);
+    resp_free(&r);
     st = wait_job(&a, id, "running", 60);
     ASSERT_EQ_STR(st, "running");
     free(st);
@@ -545,10 +377,10 @@ TEST(shared_cancel_across_replicas_and_stop_releases_the_running_job)
 TEST(shared_state_uri_config_and_unreachable_database)
 {
     const char *dir = test_tmpdir();
-    char *data = path_in(dir, "data");
+    char *data = test_path(dir, "data");
     mkdir(data, 0755);
     free(data);
-    char *p = path_in(dir, "feature_store.yaml");
+    char *p = test_path(dir, "feature_store.yaml");
     test_write_file(p, REPO_YAML "ferry:\n  state: postgresql://u:secret@127.0.0.1:1/nodb\n  serve:\n    lease_seconds: 2\n");
     const char *argv[] = {"-c", dir, "serve", "--port", "0", NULL};
     struct run_result r;
