@@ -84,6 +84,8 @@ struct engine_features_request {
     struct engine_entity_column *entities;
     size_t nentities;
     bool full_feature_names;      /* name columns view__feature */
+    bool keep_store_open;         /* the calling thread keeps the online store open for its next read
+                                   * (service threads); closed when the thread exits */
 };
 /* Reads the online store and appends Feast's JSON response (column-major results, then metadata). */
 int engine_get_online_features(const struct ferry_config *cfg, const struct engine_features_request *req,

@@ -9,6 +9,7 @@
 #include "registry/registry.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,6 +226,58 @@ static int render(const struct engine_features_request *req, struct view_ref *re
     return rc;
 }
 
+/* Each serving thread keeps its online store open between requests (libmicrohttpd runs a thread
+ * per connection, so a keep-alive client reuses it): opening SQLite or connecting to Redis on every
+ * read cost more than the read. A store is used by its own thread only; it is closed when the
+ * thread exits or when the configuration names another store. */
+struct cached_store {
+    struct online_store *st;
+    char *key;                  /* type + path/connection string it was opened for */
+};
+
+static pthread_key_t store_key;
+static pthread_once_t store_once = PTHREAD_ONCE_INIT;
+
+static void cached_store_free(void *p)
+{
+    struct cached_store *c = p;
+    if (c) {
+        online_close(c->st);
+        free(c->key);
+        free(c);
+    }
+}
+
+static void store_key_init(void) { (void)pthread_key_create(&store_key, cached_store_free); }
+
+static int thread_store(const struct ferry_config *cfg, struct online_store **out, struct ferry_err *err)
+{
+    pthread_once(&store_once, store_key_init);
+    char *key = xasprintf("%s|%s|%s", cfg->online.type ? cfg->online.type : "",
+                          cfg->online.path ? cfg->online.path : "",
+                          cfg->online.connection_string ? cfg->online.connection_string : "");
+    struct cached_store *c = pthread_getspecific(store_key);
+    if (c && strcmp(c->key, key) == 0) {
+        free(key);
+        *out = c->st;
+        return 0;
+    }
+    cached_store_free(c);
+    pthread_setspecific(store_key, NULL);
+    struct online_store *st = NULL;
+    int rc = online_open(cfg, &st, err);
+    if (rc) {
+        free(key);
+        return rc;
+    }
+    c = xcalloc(1, sizeof *c);
+    c->st = st;
+    c->key = key;
+    pthread_setspecific(store_key, c);
+    *out = st;
+    return 0;
+}
+
 int engine_get_online_features(const struct ferry_config *cfg, const struct engine_features_request *req,
                                struct fbuf *json, struct ferry_err *err)
 {
@@ -297,7 +350,8 @@ int engine_get_online_features(const struct ferry_config *cfg, const struct engi
             r->features[r->nfeatures++] = fname;
     }
 
-    if ((rc = online_open(cfg, &on, err)) != 0)
+    rc = req->keep_store_open ? thread_store(cfg, &on, err) : online_open(cfg, &on, err);
+    if (rc)
         goto out;
     keys = xcalloc(nrows ? nrows : 1, sizeof *keys);
     for (size_t i = 0; i < nrefs; i++) {
@@ -326,7 +380,8 @@ out:
         free(split[i]);
     free(split);
     free(refs);
-    online_close(on);
+    if (!req->keep_store_open)
+        online_close(on);
     engine_views_release(snap);
     return rc;
 }

@@ -118,7 +118,7 @@ int route_get_online_features(struct http_request *rq, struct http_response *rs)
     json_t *doc = http_body_object(rq, rs);
     if (!doc)
         return 0;
-    struct engine_features_request req = {0};
+    struct engine_features_request req = {.keep_store_open = true};
     if (parse(rq, doc, &req, rs) == 0) {
         struct ferry_err err = {0};
         if (engine_get_online_features(rq->svc->cfg, &req, &rs->body, &err) != 0)
