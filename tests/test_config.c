@@ -321,13 +321,14 @@ TEST(config_ferry_block)
     const char *repo;
     ASSERT_OK(load_yaml("project: p\nregistry: r.db\nferry:\n  features: defs/my_features.yaml\n  batch_rows: 5000\n"
                         "  queue_batches: 8\n  duckdb:\n    memory_limit: 2GB\n    threads: 4\n"
-                        "  serve: {port: 7000, workers: 3}\n  schedules: []\n  state: jobs/state.db\n", &cfg, e, &repo), e);
+                        "  serve: {port: 7000, workers: 3, max_connections: 64}\n  schedules: []\n  state: jobs/state.db\n", &cfg, e, &repo), e);
     char *want = joined(repo, "defs/my_features.yaml");
     char *state = joined(repo, "jobs/state.db");
     ASSERT_EQ_STR(cfg.ferry.state_path, state);
     free(state);
     ASSERT_EQ_INT(cfg.ferry.serve.port, 7000);
     ASSERT_EQ_INT(cfg.ferry.serve.workers, 3);
+    ASSERT_EQ_INT(cfg.ferry.serve.max_connections, 64);
     ASSERT_EQ_STR(cfg.ferry.serve.host, "127.0.0.1");
     ASSERT_EQ_STR(cfg.ferry.features_path, want);
     ASSERT_EQ_INT(cfg.ferry.batch_rows, 5000);

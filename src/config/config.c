@@ -501,7 +501,7 @@ static void serve_defaults(struct serve_config *s)
     s->workers = 2;
     s->max_body_bytes = (size_t)1 << 20;
     s->shutdown_grace_seconds = 30;
-    s->http_threads = 4;
+    s->max_connections = 256;
     s->lease_seconds = 30;
 }
 
@@ -512,7 +512,7 @@ static int parse_serve(struct ydoc *d, yaml_node_t *n, struct serve_config *s)
     if (!yis_map(n))
         return yerr(d, n, "ferry.serve: expected a mapping, got %s", ykind(n));
     static const char *const keys[] = {"host", "port", "workers", "token_env", "max_body_bytes",
-                                       "shutdown_grace_seconds", "http_threads", "lease_seconds", NULL};
+                                       "shutdown_grace_seconds", "max_connections", "lease_seconds", NULL};
     int rc = ymap_check_keys(d, n, "ferry.serve", keys, true);
     if (rc)
         return rc;
@@ -534,10 +534,10 @@ static int parse_serve(struct ydoc *d, yaml_node_t *n, struct serve_config *s)
             return rc;
         s->workers = (int)x;
     }
-    if ((v = ymap_get(d, n, "http_threads"))) {
-        if ((rc = get_bounded(d, v, "ferry.serve.http_threads", 1, 256, &x)))
+    if ((v = ymap_get(d, n, "max_connections"))) {
+        if ((rc = get_bounded(d, v, "ferry.serve.max_connections", 1, 4096, &x)))
             return rc;
-        s->http_threads = (int)x;
+        s->max_connections = (int)x;
     }
     if ((v = ymap_get(d, n, "max_body_bytes"))) {
         if ((rc = get_bounded(d, v, "ferry.serve.max_body_bytes", 1024, (int64_t)1 << 30, &x)))

@@ -57,7 +57,7 @@ struct serve_config {
     char *token;              /* the token read from that variable at load time; NULL = no auth */
     size_t max_body_bytes;    /* request body limit, default 1 MiB */
     int shutdown_grace_seconds; /* how long running jobs get to reach a batch boundary, default 30 */
-    int http_threads;         /* HTTP connection threads (libmicrohttpd pool), default 4 */
+    int max_connections;      /* concurrent HTTP connections (one thread each), default 256 */
     int lease_seconds;        /* shared state: a claimed job's lease, renewed every third of it, default 30 */
 };
 

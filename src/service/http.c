@@ -27,7 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HTTP_CONNECTION_LIMIT 256     /* thread per connection: this also caps the threads */
 #define HTTP_IDLE_TIMEOUT_SEC 30      /* Feast's keep-alive; also bounds slow uploads */
 
 struct http_server {
@@ -424,7 +423,7 @@ int http_start(struct service_ctx *svc, const char *host, int port, struct http_
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                                  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)svc->cfg->ferry.serve.max_connections, /* = threads */
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_SEC,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_END);
