@@ -252,7 +252,7 @@ static double run_sqlite(struct ctx *c, const struct held *h, const char *dbpath
                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", table);
     /* Same connection setting as ferry's store, nothing more (journal and sync stay SQLite's
      * defaults, which are what Feast's readers see). */
-    if (sqlite3_exec(db, "PRAGMA cache_size = -65536", NULL, NULL, NULL) != SQLITE_OK ||
+    if (sqlite3_exec(db, "PRAGMA cache_size = -16384", NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(db, ddl, NULL, NULL, NULL) != SQLITE_OK)
         die("sqlite schema", sqlite3_errmsg(db));
     double t0 = now_s();

@@ -320,7 +320,7 @@ TEST(config_ferry_block)
     struct ferry_err eb = {0}, *e = &eb;
     const char *repo;
     ASSERT_OK(load_yaml("project: p\nregistry: r.db\nferry:\n  features: defs/my_features.yaml\n  batch_rows: 5000\n"
-                        "  queue_batches: 8\n  duckdb:\n    memory_limit: 2GB\n    threads: 4\n"
+                        "  queue_batches: 8\n  duckdb:\n    memory_limit: 2GB\n    threads: 4\n    partition_rows: 250000\n"
                         "  serve: {port: 7000, workers: 3, max_connections: 64}\n  schedules: []\n  state: jobs/state.db\n", &cfg, e, &repo), e);
     char *want = joined(repo, "defs/my_features.yaml");
     char *state = joined(repo, "jobs/state.db");
@@ -335,6 +335,7 @@ TEST(config_ferry_block)
     ASSERT_EQ_INT(cfg.ferry.queue_batches, 8);
     ASSERT_EQ_STR(cfg.ferry.duckdb_memory_limit, "2GB");
     ASSERT_EQ_INT(cfg.ferry.duckdb_threads, 4);
+    ASSERT_EQ_INT(cfg.ferry.duckdb_partition_rows, 250000);
     config_cleanup(&cfg);
     free(want);
     /* defaults: the state database sits next to the registry; Feast's port; loopback */
@@ -359,6 +360,8 @@ TEST(config_ferry_block)
                         "feature_store.yaml:4: ferry.batch_rows: expected an integer, got 'many'", NULL);
     expect_config_error("project: p\nregistry: r.db\nferry:\n  duckdb:\n    memory_limit: \"1GB'; DROP\"\n",
                         "feature_store.yaml:5: ferry.duckdb.memory_limit", NULL);
+    expect_config_error("project: p\nregistry: r.db\nferry:\n  duckdb:\n    partition_rows: 0\n",
+                        "feature_store.yaml:5: ferry.duckdb.partition_rows: 0 is out of range", NULL);
     expect_config_error("project: p\nregistry: r.db\nferry:\n  duckdb:\n    memory: 1GB\n",
                         "feature_store.yaml:5: ferry.duckdb: unknown key 'memory'", NULL);
 }

@@ -884,7 +884,7 @@ static int parse_ferry(struct ydoc *d, yaml_node_t *n, const char *repo, struct 
     if (db && !yis_null(db)) {
         if (!yis_map(db))
             return yerr(d, db, "ferry.duckdb: expected a mapping, got %s", ykind(db));
-        static const char *const dkeys[] = {"memory_limit", "threads", NULL};
+        static const char *const dkeys[] = {"memory_limit", "threads", "partition_rows", NULL};
         if ((rc = ymap_check_keys(d, db, "ferry.duckdb", dkeys, true)))
             return rc;
         if ((v = ymap_get(d, db, "memory_limit"))) {
@@ -898,6 +898,11 @@ static int parse_ferry(struct ydoc *d, yaml_node_t *n, const char *repo, struct 
             if ((rc = get_bounded(d, v, "ferry.duckdb.threads", 1, MAX_DUCKDB_THREADS, &x)))
                 return rc;
             f->duckdb_threads = (int)x;
+        }
+        if ((v = ymap_get(d, db, "partition_rows"))) {
+            if ((rc = get_bounded(d, v, "ferry.duckdb.partition_rows", 1, INT64_MAX, &x)))
+                return rc;
+            f->duckdb_partition_rows = (uint64_t)x;
         }
     }
     return 0;

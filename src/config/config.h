@@ -104,6 +104,7 @@ struct ferry_settings {
     size_t queue_batches;     /* bounded queue between reader and writer (default 4) */
     char *duckdb_memory_limit;/* DuckDB's memory_limit setting, e.g. "1GB"; NULL = DuckDB default */
     int duckdb_threads;       /* 0 = DuckDB default */
+    uint64_t duckdb_partition_rows; /* source rows (window query) or keys (pick) per partition; 0 = from memory_limit */
     char *state_path;         /* job history database; default <registry dir>/ferry_state.db; or a
                                * postgresql:// / postgres:// URI (shared state), kept as written */
     struct serve_config serve;

@@ -1,9 +1,11 @@
 /* The default offline store: DuckDB (in-memory database) reading a view's Parquet or CSV source.
- * "Latest row per entity key in [start, end]" is one pushed-down query (feast-compat.md §2.4-2.5):
- * the window filter compares the timestamp column with bounds of its own type, so DuckDB can prune
- * row groups, and QUALIFY row_number() keeps the newest row per key (event ts, then created ts, both
- * descending, nulls last). Results are streamed chunk by chunk into feast_batch rows, so ferry's
- * memory is bounded by the batch size, not by the file. DuckDB objects never leave this file. */
+ * "Latest row per entity key in [start, end]" (feast-compat.md §2.4-2.5) is found by pushed-down
+ * queries whose window filter compares the timestamp column with bounds of its own type, so DuckDB
+ * can prune row groups; ties on the event time go to the newest created time, nulls last. Large
+ * windows are cut into partitions of the key space sized from DuckDB's memory limit (see "the
+ * queries" below). Results are streamed chunk by chunk into feast_batch rows, so ferry's memory is
+ * bounded by the batch size, not by the file. DuckDB objects never leave this file. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /* duckdb.h declares a few functions as f() rather than f(void); it is third-party, so the warning
  * is silenced for it alone. */
@@ -20,6 +23,7 @@
 #pragma GCC diagnostic pop
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/time.h"
 #include "core/util.h"
 #include "offline/offline_impl.h"
@@ -33,6 +37,8 @@ struct duck_store {
     duckdb_connection con;
     char *repo_dir;
     bool key_order;              /* ORDER BY serialized key: only the SQLite online store gains */
+    uint64_t partition_rows;     /* ferry.duckdb.partition_rows; 0 = derived from the memory limit */
+    char *temp_dir;              /* DuckDB's spill directory, private to this store; removed at close */
 };
 
 static struct duck_store *duck(struct offline_store *st) { return (struct duck_store *)st; }
@@ -149,6 +155,10 @@ static void duck_close(struct offline_store *st)
         duckdb_disconnect(&d->con);
     if (d->db)
         duckdb_close(&d->db);
+    if (d->temp_dir) {
+        rmdir(d->temp_dir);  /* DuckDB removed its files when it closed */
+        free(d->temp_dir);
+    }
     free(d->repo_dir);
     free(d);
 }
@@ -171,6 +181,21 @@ static int duck_open(const struct ferry_config *cfg, struct offline_store **out,
                           ? cfg->ferry.duckdb_memory_limit : DUCK_DEFAULT_MEMORY_LIMIT;
     if (duckdb_set_config(dc, "memory_limit", mem) == DuckDBError) {
         rc = ferry_errf(err, FERRY_ECONFIG, "ferry.duckdb_memory_limit '%s' is not accepted by DuckDB", mem);
+        goto fail;
+    }
+    /* DuckDB spills to ".tmp" in the working directory unless told otherwise: give it a directory of
+     * its own under TMPDIR instead, so ferry never litters the directory it was started from. */
+    const char *tmp = getenv("TMPDIR");
+    d->temp_dir = xasprintf("%s/ferry-duckdb-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(d->temp_dir)) {
+        rc = ferry_errf(err, FERRY_EIO, "duckdb: cannot create a temporary directory %s: %s", d->temp_dir,
+                        strerror(errno));
+        free(d->temp_dir);
+        d->temp_dir = NULL;
+        goto fail;
+    }
+    if (duckdb_set_config(dc, "temp_directory", d->temp_dir) == DuckDBError) {
+        rc = ferry_errf(err, FERRY_EINTERNAL, "duckdb: temp_directory not accepted");
         goto fail;
     }
     if (cfg->ferry.duckdb_threads > 0) {
@@ -208,6 +233,14 @@ static int duck_open(const struct ferry_config *cfg, struct offline_store **out,
     /* The key order costs a sort in DuckDB, which only pays off where the online store is a B-tree
      * keyed by the serialized entity key: SQLite (the default store when type is unset). */
     d->key_order = !cfg->online.type || str_eq(cfg->online.type, "sqlite");
+    d->partition_rows = cfg->ferry.duckdb_partition_rows;
+    /* Rows of an unordered stream may come in any order; DuckDB then buffers less. */
+    if (duckdb_query(d->con, "SET preserve_insertion_order = false", &r) == DuckDBError) {
+        rc = ferry_errf(err, FERRY_EIO, "duckdb: cannot set preserve_insertion_order: %s", duckdb_result_error(&r));
+        duckdb_destroy_result(&r);
+        goto fail;
+    }
+    duckdb_destroy_result(&r);
     duckdb_destroy_config(&dc);
     *out = &d->base;
     return 0;
@@ -506,37 +539,121 @@ static int duck_check(struct offline_store *st, const struct offline_pull *pull,
     return rc;
 }
 
-/* ---- the query ---- */
+/* ---- the queries ---- */
 
-/* Appends the little-endian bytes of an integer expression as one unsigned number whose order is
- * the byte order (byte 0 most significant): how memcmp orders the serialized value. */
-static void add_le_order(struct fbuf *sql, const char *col, int nbytes)
+/* How the newest row per entity key is found, chosen per pull from the window's size against
+ * DuckDB's memory limit (choose_strategy). DuckDB's window, sort and hash-aggregate operators need
+ * memory in proportion to what they hold, and at the default 128MB limit a single
+ * QUALIFY row_number() query over 5M entities x 4 rows fails with "Out of Memory" instead of
+ * spilling, so large windows are cut into partitions of the key space, each small enough. */
+enum strategy {
+    ST_TOP1,    /* entity-less view: ORDER BY time DESC LIMIT 1, a top-1 in constant memory */
+    ST_WINDOW,  /* QUALIFY row_number() = 1 per partition; key order when the store wants it */
+    ST_PICK,    /* Parquet: pass 1 finds each key's newest row (file, row number) per hash
+                 * partition with a narrow aggregate; pass 2 streams the window once and keeps
+                 * those rows: about 3x cheaper than the window, for stores that need no order */
+};
+
+enum part_kind {
+    PART_HASH,  /* hash(keys) % $4 = $5 */
+    PART_RANGE, /* key_prefix BETWEEN $4 AND $5: partitions in serialized-key order, so their
+                 * concatenation keeps the ORDER BY's global order */
+};
+
+/* Rows a window partition may hold, and keys a pick partition may aggregate, per byte of DuckDB's
+ * memory limit: measured on bench/run's data (ten features, 4 rows per key) at 128MB, where a
+ * key-range window partition of 650k rows failed and one of 500k rows peaked at 180 MB RSS, and a
+ * pick partition of 625k keys at 137 MB. A partition that still runs out of memory is split. */
+#define WINDOW_BYTES_PER_ROW 256
+#define PICK_BYTES_PER_KEY 200
+/* A pick reference packs (file index, row number in that file) into one BIGINT. */
+#define ROW_BITS 40
+#define FILE_MAX ((uint64_t)1 << 22)
+
+static void add_keys(struct fbuf *sql, const struct plan *p)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < p->nkeys; k++) {
+        if (p->keys[k].col < 0)
+            continue;
+        fbuf_adds(sql, n++ ? ", " : "");
+        sql_quote_ident(sql, p->keys[k].src);
+    }
+}
+
+/* The columns the reader expects, in its positional order: keys, features, ts[, created]. */
+static void add_select_cols(struct fbuf *sql, const struct plan *p)
+{
+    add_keys(sql, p);
+    size_t n = 0;
+    for (size_t k = 0; k < p->nkeys; k++)
+        n += p->keys[k].col >= 0;
+    for (size_t f = 0; f < p->nfeatures; f++) {
+        fbuf_adds(sql, n++ ? ", " : "");
+        sql_quote_ident(sql, p->features[f].src);
+    }
+    fbuf_adds(sql, n ? ", " : "");
+    sql_quote_ident(sql, p->ts.src);
+    if (p->has_created) {
+        fbuf_adds(sql, ", ");
+        sql_quote_ident(sql, p->created.src);
+    }
+}
+
+/* " FROM scan WHERE ts BETWEEN $2 AND $3" */
+static void add_from_window(struct fbuf *sql, const struct plan *p)
+{
+    const char *tt = time_sql_type(p->d.cols[p->ts.col].t.s.id);
+    fbuf_adds(sql, " FROM ");
+    add_scan(sql, &p->d);
+    fbuf_adds(sql, " WHERE ");
+    sql_quote_ident(sql, p->ts.src);
+    fbuf_addf(sql, " BETWEEN CAST($2 AS %s) AND CAST($3 AS %s)", tt, tt);
+}
+
+/* "ts DESC NULLS LAST[, created DESC NULLS LAST]": Feast's newest-first order (§2.5). */
+static void add_newest_first(struct fbuf *sql, const struct plan *p)
+{
+    sql_quote_ident(sql, p->ts.src);
+    fbuf_adds(sql, " DESC NULLS LAST");
+    if (p->has_created) {
+        fbuf_adds(sql, ", ");
+        sql_quote_ident(sql, p->created.src);
+        fbuf_adds(sql, " DESC NULLS LAST");
+    }
+}
+
+/* Appends the little-endian bytes of an integer column (or of lenfn(column), a string's byte length)
+ * as one unsigned number whose order is the byte order (byte 0 most significant): how memcmp orders
+ * the serialized value. */
+static void add_le_order(struct fbuf *sql, const char *col, const char *lenfn, int nbytes)
 {
     fbuf_adds(sql, "(");
     for (int i = 0; i < nbytes; i++) {
         fbuf_addf(sql, "%s(CAST(((CAST(", i ? " | " : "");
+        if (lenfn)
+            fbuf_addf(sql, "%s(", lenfn);
         sql_quote_ident(sql, col);
+        if (lenfn)
+            fbuf_adds(sql, ")");
         fbuf_addf(sql, " AS BIGINT) >> %d) & 255) AS UBIGINT) << %d)", 8 * i, 8 * (nbytes - 1 - i));
     }
     fbuf_adds(sql, ")");
 }
 
-/* " ORDER BY ..." putting rows in the byte order of their serialized entity keys (feast/key.c:
- * per key in name order, a fixed type tag, then a little-endian int32/int64, or a little-endian
- * length and the bytes), which is the order of the SQLite primary key (entity_key, feature_name).
- * Rows written in that order append to the B-tree instead of touching pages all over it in every
- * batch's transaction: measured in bench/run at 1M entities, see the commit message. Only for the
- * key and source types whose serialized order DuckDB can compute exactly; otherwise nothing (any
- * order is correct, just slower to write). */
-static void add_key_order(const struct plan *p, const struct feast_schema *s, struct fbuf *sql)
+/* Whether DuckDB can compute the serialized key order (feast/key.c: per key in name order, a fixed
+ * type tag, then a little-endian int32/int64, or a little-endian length and the bytes) exactly for
+ * these key and source types, which is the order of the SQLite primary key (entity_key,
+ * feature_name). */
+static bool key_order_ok(const struct plan *p, const struct feast_schema *s)
 {
-    if (s->dummy_key || p->nkeys == 0 || !p->key_order)
-        return;
+    if (s->dummy_key || p->nkeys == 0)
+        return false;
     for (size_t i = 0; i < p->nkeys; i++) {
         const struct need *n = &p->keys[i];
         const struct coltype *t = &p->d.cols[n->col].t;
         if (t->is_list)
-            return;
+            return false;
         bool small_int = t->s.id == DUCKDB_TYPE_TINYINT || t->s.id == DUCKDB_TYPE_SMALLINT ||
                          t->s.id == DUCKDB_TYPE_INTEGER || t->s.id == DUCKDB_TYPE_BIGINT ||
                          t->s.id == DUCKDB_TYPE_UTINYINT || t->s.id == DUCKDB_TYPE_USMALLINT ||
@@ -546,76 +663,135 @@ static void add_key_order(const struct plan *p, const struct feast_schema *s, st
                   : n->vtype == FEAST_VT_BYTES ? t->s.id == DUCKDB_TYPE_BLOB
                   : false;
         if (!ok)
-            return;
+            return false;
     }
+    return true;
+}
+
+/* DuckDB's byte length of a string or blob key column. */
+static const char *len_fn(const struct need *n)
+{
+    return n->vtype == FEAST_VT_STRING ? "strlen" : "octet_length";
+}
+
+static int int_key_bytes(const struct need *n, const struct feast_schema *s)
+{
+    return n->vtype == FEAST_VT_INT64 && s->key_version >= 2 ? 8 : 4;
+}
+
+/* " ORDER BY ..." putting rows in the byte order of their serialized entity keys. Rows written in
+ * that order append to SQLite's B-trees instead of touching pages all over them in every batch's
+ * transaction (bench/run at 1M entities: 130.7 s -> 25.0 s). Only when key_order_ok. */
+static void add_key_order(const struct plan *p, const struct feast_schema *s, struct fbuf *sql)
+{
     for (size_t i = 0; i < p->nkeys; i++) {
         const struct need *n = &p->keys[s->key_order[i]];
         fbuf_adds(sql, i ? ", " : " ORDER BY ");
         if (n->vtype == FEAST_VT_INT64 || n->vtype == FEAST_VT_INT32) {
-            add_le_order(sql, n->src, n->vtype == FEAST_VT_INT64 && s->key_version >= 2 ? 8 : 4);
+            add_le_order(sql, n->src, NULL, int_key_bytes(n, s));
         } else {
             /* strings and blobs: the length's bytes, then DuckDB's byte-wise comparison */
-            fbuf_adds(sql, "(");
-            for (int b = 0; b < 4; b++) {
-                fbuf_addf(sql, "%s(CAST(((%s(", b ? " | " : "", n->vtype == FEAST_VT_STRING ? "strlen" : "octet_length");
-                sql_quote_ident(sql, n->src);
-                fbuf_addf(sql, ") >> %d) & 255) AS UBIGINT) << %d)", 8 * b, 8 * (3 - b));
-            }
-            fbuf_adds(sql, "), ");
+            add_le_order(sql, n->src, len_fn(n), 4);
+            fbuf_adds(sql, ", ");
             sql_quote_ident(sql, n->src);
         }
     }
 }
 
-/* SELECT keys, features, ts[, created] FROM scan WHERE ts BETWEEN $2 AND $3
- * QUALIFY row_number() OVER (PARTITION BY keys ORDER BY ts DESC, created DESC) = 1
- * [ORDER BY serialized key order]
- * Output columns are positional: the reader knows column i by its place. */
-static int build_sql(const struct plan *p, const struct feast_schema *s, struct fbuf *sql)
+/* A UBIGINT that never decreases along the serialized key order (the first key's ordering number,
+ * or for a string its length's bytes then its first four bytes), for range partitions. */
+static void add_key_prefix(const struct plan *p, const struct feast_schema *s, struct fbuf *sql)
 {
-    const struct src_desc *d = &p->d;
-    const char *tt = time_sql_type(d->cols[p->ts.col].t.s.id);
-    size_t nsel = 0;
+    const struct need *n = &p->keys[s->key_order[0]];
+    if (n->vtype == FEAST_VT_INT64 || n->vtype == FEAST_VT_INT32) {
+        add_le_order(sql, n->src, NULL, int_key_bytes(n, s));
+        return;
+    }
+    fbuf_adds(sql, "((");
+    add_le_order(sql, n->src, len_fn(n), 4);
+    fbuf_adds(sql, " << 32) | CAST('0x' || rpad(left(hex(");
+    sql_quote_ident(sql, n->src);
+    fbuf_adds(sql, "), 8), 8, '0') AS UBIGINT))");
+}
+
+static void add_partition(struct fbuf *sql, const struct plan *p, const struct feast_schema *s,
+                          enum part_kind kind)
+{
+    if (kind == PART_HASH) {
+        fbuf_adds(sql, " AND hash(");
+        add_keys(sql, p);
+        fbuf_adds(sql, ") % $4 = $5");
+    } else {
+        fbuf_adds(sql, " AND ");
+        add_key_prefix(p, s, sql);
+        fbuf_adds(sql, " BETWEEN $4 AND $5");
+    }
+}
+
+/* SELECT cols FROM scan WHERE window [AND partition]
+ * QUALIFY row_number() OVER (PARTITION BY keys ORDER BY newest first) = 1 [ORDER BY key order] */
+static int build_window_sql(const struct plan *p, const struct feast_schema *s, bool partitioned,
+                            enum part_kind kind, bool ordered, struct fbuf *sql)
+{
     fbuf_adds(sql, "SELECT ");
-    for (size_t k = 0; k < p->nkeys; k++) {
-        if (p->keys[k].col < 0)
-            continue;
-        fbuf_adds(sql, nsel++ ? ", " : "");
-        sql_quote_ident(sql, p->keys[k].src);
-    }
-    for (size_t f = 0; f < p->nfeatures; f++) {
-        fbuf_adds(sql, nsel++ ? ", " : "");
-        sql_quote_ident(sql, p->features[f].src);
-    }
-    fbuf_adds(sql, nsel++ ? ", " : "");
-    sql_quote_ident(sql, p->ts.src);
-    if (p->has_created) {
-        fbuf_adds(sql, ", ");
-        sql_quote_ident(sql, p->created.src);
-    }
-    fbuf_adds(sql, " FROM ");
-    add_scan(sql, d);
-    fbuf_adds(sql, " WHERE ");
-    sql_quote_ident(sql, p->ts.src);
-    fbuf_addf(sql, " BETWEEN CAST($2 AS %s) AND CAST($3 AS %s)", tt, tt);
-    fbuf_adds(sql, " QUALIFY row_number() OVER (");
-    size_t npart = 0;
-    for (size_t k = 0; k < p->nkeys; k++) {
-        if (p->keys[k].col < 0)
-            continue;
-        fbuf_adds(sql, npart++ ? ", " : "PARTITION BY ");
-        sql_quote_ident(sql, p->keys[k].src);
-    }
-    fbuf_adds(sql, npart ? " ORDER BY " : "ORDER BY ");
-    sql_quote_ident(sql, p->ts.src);
-    fbuf_adds(sql, " DESC NULLS LAST");
-    if (p->has_created) {
-        fbuf_adds(sql, ", ");
-        sql_quote_ident(sql, p->created.src);
-        fbuf_adds(sql, " DESC NULLS LAST");
-    }
+    add_select_cols(sql, p);
+    add_from_window(sql, p);
+    if (partitioned)
+        add_partition(sql, p, s, kind);
+    fbuf_adds(sql, " QUALIFY row_number() OVER (PARTITION BY ");
+    add_keys(sql, p);
+    fbuf_adds(sql, " ORDER BY ");
+    add_newest_first(sql, p);
     fbuf_adds(sql, ") = 1");
-    add_key_order(p, s, sql);
+    if (ordered)
+        add_key_order(p, s, sql);
+    return fbuf_adds(sql, "");
+}
+
+/* Entity-less view: the single newest row of the window. */
+static int build_top1_sql(const struct plan *p, struct fbuf *sql)
+{
+    fbuf_adds(sql, "SELECT ");
+    add_select_cols(sql, p);
+    add_from_window(sql, p);
+    fbuf_adds(sql, " ORDER BY ");
+    add_newest_first(sql, p);
+    return fbuf_adds(sql, " LIMIT 1");
+}
+
+/* Pass 1 of ST_PICK: per key, the reference of its newest row. The ordering value packs the event
+ * time and the created time (nulls lowest) into one HUGEINT so the aggregate state stays small:
+ * ts_ns * 2^64 + (created_ns + 2^63), or 0 for a null created. */
+static int build_pick_sql(const struct plan *p, bool partitioned, struct fbuf *sql)
+{
+    fbuf_addf(sql, "SELECT arg_max((CAST(file_index AS BIGINT) << %d) | CAST(file_row_number AS BIGINT), ",
+              ROW_BITS);
+    if (p->has_created) {
+        fbuf_adds(sql, "CAST(epoch_ns(");
+        sql_quote_ident(sql, p->ts.src);
+        fbuf_adds(sql, ") AS HUGEINT) * 18446744073709551616 + coalesce(CAST(epoch_ns(");
+        sql_quote_ident(sql, p->created.src);
+        fbuf_adds(sql, ") AS HUGEINT) + 9223372036854775808, 0))");
+    } else {
+        fbuf_adds(sql, "epoch_ns(");
+        sql_quote_ident(sql, p->ts.src);
+        fbuf_adds(sql, "))");
+    }
+    add_from_window(sql, p);
+    if (partitioned)
+        add_partition(sql, p, NULL, PART_HASH);
+    fbuf_adds(sql, " GROUP BY ");
+    add_keys(sql, p);
+    return fbuf_adds(sql, "");
+}
+
+/* Pass 2 of ST_PICK: every row of the window with its reference; the reader keeps picked ones. */
+static int build_stream_sql(const struct plan *p, struct fbuf *sql)
+{
+    fbuf_adds(sql, "SELECT ");
+    add_select_cols(sql, p);
+    fbuf_adds(sql, ", file_index, file_row_number");
+    add_from_window(sql, p);
     return fbuf_adds(sql, "");
 }
 
@@ -978,6 +1154,546 @@ static int flush(struct reader *rd, struct ferry_err *err)
     return 0;
 }
 
+/* ---- picked rows (ST_PICK) ---- */
+
+/* One bit per row of each source file, set for the rows pass 1 picked: 20M rows take 2.5 MB. */
+struct picks {
+    size_t nfiles;
+    uint64_t **bits;
+    size_t *nwords;
+};
+
+static void picks_cleanup(struct picks *pk)
+{
+    for (size_t f = 0; f < pk->nfiles; f++)
+        free(pk->bits[f]);
+    free(pk->bits);
+    free(pk->nwords);
+    memset(pk, 0, sizeof *pk);
+}
+
+static void picks_set(struct picks *pk, uint64_t file, uint64_t row)
+{
+    if (file >= pk->nfiles) {
+        size_t n = (size_t)file + 1;
+        pk->bits = xrealloc(pk->bits, n * sizeof *pk->bits);
+        pk->nwords = xrealloc(pk->nwords, n * sizeof *pk->nwords);
+        for (size_t f = pk->nfiles; f < n; f++) {
+            pk->bits[f] = NULL;
+            pk->nwords[f] = 0;
+        }
+        pk->nfiles = n;
+    }
+    size_t w = (size_t)(row / 64);
+    if (w >= pk->nwords[file]) {
+        size_t n = pk->nwords[file] ? pk->nwords[file] : 1024;
+        while (n <= w)
+            n *= 2;
+        pk->bits[file] = xrealloc(pk->bits[file], n * sizeof **pk->bits);
+        memset(pk->bits[file] + pk->nwords[file], 0, (n - pk->nwords[file]) * sizeof **pk->bits);
+        pk->nwords[file] = n;
+    }
+    pk->bits[file][w] |= (uint64_t)1 << (row % 64);
+}
+
+static bool picks_has(const struct picks *pk, uint64_t file, uint64_t row)
+{
+    size_t w = (size_t)(row / 64);
+    return file < pk->nfiles && w < pk->nwords[file] && (pk->bits[file][w] >> (row % 64) & 1);
+}
+
+/* ---- running queries ---- */
+
+/* Prepares a query whose parameters are $1 path, $2/$3 window[, $4/$5 partition] and binds the
+ * first three. */
+static int prepare_query(struct duck_store *ds, const struct plan *p, const struct offline_pull *pull,
+                         const struct fbuf *sql, duckdb_prepared_statement *ps, struct ferry_err *err)
+{
+    const char *view = pull->view->name;
+    if (sql->len == 0 || sql->len >= sql->max - 1)
+        return ferry_errf(err, FERRY_ELIMIT, "view %s: query text too long", view);
+    if (duckdb_prepare(ds->con, sql->data, ps) == DuckDBError) {
+        int rc = ferry_errf(err, FERRY_ESOURCE, "view %s: cannot query %s: %s", view, p->d.path,
+                            duckdb_prepare_error(*ps));
+        duckdb_destroy_prepare(ps);
+        *ps = NULL;
+        return rc;
+    }
+    if (bind_path(*ps, &p->d) != 0 ||
+        bind_window(*ps, p->d.cols[p->ts.col].t.s.id, pull->start_ns, pull->end_ns) != 0)
+        return ferry_errf(err, FERRY_EINTERNAL, "view %s: cannot bind query parameters", view);
+    return 0;
+}
+
+static int bind_part(duckdb_prepared_statement ps, uint64_t a, uint64_t b)
+{
+    return duckdb_bind_uint64(ps, 4, a) == DuckDBError || duckdb_bind_uint64(ps, 5, b) == DuckDBError ? -1 : 0;
+}
+
+/* A failed query's error. DuckDB's "Out of Memory" becomes FERRY_ENOMEM, which the partition
+ * loops answer by splitting the partition; its advice lines are dropped for ferry's own. */
+static int query_error(struct ferry_err *err, const struct plan *p, const char *view, const char *what,
+                       const char *e)
+{
+    if (!e)
+        e = "unknown error";
+    if (strstr(e, "Out of Memory")) {
+        const char *nl = strchr(e, '\n');
+        return ferry_errf(err, FERRY_ENOMEM, "view %s: %s %s failed: %.*s (raise ferry.duckdb.memory_limit "
+                          "or lower ferry.duckdb.partition_rows)", view, what, p->d.path,
+                          (int)(nl ? (size_t)(nl - e) : strlen(e)), e);
+    }
+    return ferry_errf(err, FERRY_ESOURCE, "view %s: %s %s failed: %s", view, what, p->d.path, e);
+}
+
+/* Executes a bound statement as a streaming result (DuckDB produces chunks as they are fetched). */
+static int execute(const struct plan *p, const char *view, duckdb_prepared_statement ps, duckdb_result *res,
+                   struct ferry_err *err)
+{
+    duckdb_pending_result pending = NULL;
+    int rc = 0;
+    if (duckdb_pending_prepared_streaming(ps, &pending) == DuckDBError) {
+        rc = query_error(err, p, view, "query on", duckdb_pending_error(pending));
+    } else if (duckdb_execute_pending(pending, res) == DuckDBError) {
+        rc = query_error(err, p, view, "query on", duckdb_result_error(res));
+        duckdb_destroy_result(res);
+    }
+    duckdb_destroy_pending(&pending);
+    return rc;
+}
+
+/* Fetches the next chunk; *chunk = NULL at the end. */
+static int next_chunk(const struct plan *p, const struct offline_pull *pull, duckdb_result *res,
+                      duckdb_data_chunk *chunk, struct ferry_err *err)
+{
+    const char *view = pull->view->name;
+    if (canceled(pull))
+        return ferry_errf(err, FERRY_ECANCELED, "view %s: pull canceled", view);
+    *chunk = duckdb_fetch_chunk(*res);
+    const char *e = *chunk ? NULL : duckdb_result_error(res);
+    return e ? query_error(err, p, view, "reading", e) : 0;
+}
+
+/* Runs one bound query and turns its rows into batches. With pk, the result's last two columns are
+ * file_index and file_row_number and only the picked rows are kept. */
+static int stream_rows(struct reader *rd, duckdb_prepared_statement ps, const struct picks *pk,
+                       struct ferry_err *err)
+{
+    const char *view = rd->pull->view->name;
+    duckdb_result res;
+    int rc = execute(rd->p, view, ps, &res, err);
+    if (rc)
+        return rc;
+    size_t extra = pk ? 2 : 0;
+    if (duckdb_column_count(&res) != rd->ncols + extra) {
+        rc = ferry_errf(err, FERRY_EINTERNAL, "view %s: query returned %zu columns, expected %zu", view,
+                        (size_t)duckdb_column_count(&res), rd->ncols + extra);
+        goto out;
+    }
+    for (size_t i = 0; i < rd->ncols; i++) {
+        duckdb_logical_type lt = duckdb_column_logical_type(&res, i);
+        coltype_from(lt, &rd->cols[i].t);
+        duckdb_destroy_logical_type(&lt);
+    }
+    for (;;) {
+        duckdb_data_chunk chunk;
+        if ((rc = next_chunk(rd->p, rd->pull, &res, &chunk, err)) || !chunk)
+            break;
+        idx_t n = duckdb_data_chunk_get_size(chunk);
+        for (size_t i = 0; i < rd->ncols; i++) {
+            duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, i);
+            struct rcol *c = &rd->cols[i];
+            c->data = duckdb_vector_get_data(vec);
+            c->validity = duckdb_vector_get_validity(vec);
+            if (c->t.is_list) {
+                duckdb_vector child = duckdb_list_vector_get_child(vec);
+                c->child_data = duckdb_vector_get_data(child);
+                c->child_validity = duckdb_vector_get_validity(child);
+            }
+        }
+        const uint64_t *file = NULL, *rown = NULL;
+        if (pk) {
+            file = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, rd->ncols));
+            rown = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, rd->ncols + 1));
+        }
+        for (idx_t r = 0; r < n && !rc; r++) {
+            if (pk && !picks_has(pk, file[r], rown[r]))
+                continue;
+            rc = read_row(rd, r, err);
+            /* The batch arena is full (FEAST_BATCH_MAX_BYTES): send the rows so far and build
+             * this row again in the empty batch; a row too big on its own still fails. */
+            if (rc == FERRY_ELIMIT && rd->batch->nrows > 0) {
+                ferry_err_clear(err);
+                if (!(rc = flush(rd, err)))
+                    rc = read_row(rd, r, err);
+            }
+            if (!rc && rd->batch->nrows >= rd->pull->batch_rows)
+                rc = flush(rd, err);
+        }
+        duckdb_destroy_data_chunk(&chunk);
+        if (rc)
+            break;
+    }
+out:
+    duckdb_destroy_result(&res);
+    return rc;
+}
+
+/* Runs a bound query whose first column is a UBIGINT/BIGINT, handing each value to fn. */
+static int each_u64(const struct plan *p, const struct offline_pull *pull, duckdb_prepared_statement ps,
+                    int (*fn)(void *ctx, uint64_t v, struct ferry_err *err), void *ctx, struct ferry_err *err)
+{
+    duckdb_result res;
+    int rc = execute(p, pull->view->name, ps, &res, err);
+    if (rc)
+        return rc;
+    duckdb_type t = duckdb_column_type(&res, 0);
+    if (t != DUCKDB_TYPE_UBIGINT && t != DUCKDB_TYPE_BIGINT)
+        rc = ferry_errf(err, FERRY_EINTERNAL, "view %s: internal query returned type %d, not a 64-bit integer",
+                        pull->view->name, (int)t);
+    while (!rc) {
+        duckdb_data_chunk chunk;
+        if ((rc = next_chunk(p, pull, &res, &chunk, err)) || !chunk)
+            break;
+        duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, 0);
+        const uint64_t *v = duckdb_vector_get_data(vec);
+        uint64_t *validity = duckdb_vector_get_validity(vec);
+        idx_t n = duckdb_data_chunk_get_size(chunk);
+        for (idx_t r = 0; r < n && !rc; r++)
+            if (valid(validity, r))
+                rc = fn(ctx, v[r], err);
+        duckdb_destroy_data_chunk(&chunk);
+        if (rc)
+            break;
+    }
+    duckdb_destroy_result(&res);
+    return rc;
+}
+
+static int take_pick(void *ctx, uint64_t ref, struct ferry_err *err)
+{
+    uint64_t file = ref >> ROW_BITS;
+    if (file >= FILE_MAX)
+        return ferry_errf(err, FERRY_ELIMIT, "more than %" PRIu64 " source files", FILE_MAX);
+    picks_set(ctx, file, ref & (((uint64_t)1 << ROW_BITS) - 1));
+    return 0;
+}
+
+struct u64_list { uint64_t *v; size_t n, cap; };
+
+static int take_u64(void *ctx, uint64_t v, struct ferry_err *err)
+{
+    (void)err;
+    struct u64_list *l = ctx;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n++] = v;
+    return 0;
+}
+
+/* Runs a small query (parameters $1-$3, plus $4 = arg4 when non-zero) collecting its first column. */
+static int query_u64s(struct duck_store *ds, const struct plan *p, const struct offline_pull *pull,
+                      const struct fbuf *sql, uint64_t arg4, struct u64_list *out, struct ferry_err *err)
+{
+    duckdb_prepared_statement ps = NULL;
+    int rc = prepare_query(ds, p, pull, sql, &ps, err);
+    if (!rc && arg4 && duckdb_bind_uint64(ps, 4, arg4) == DuckDBError)
+        rc = ferry_errf(err, FERRY_EINTERNAL, "view %s: cannot bind query parameters", pull->view->name);
+    if (!rc)
+        rc = each_u64(p, pull, ps, take_u64, out, err);
+    if (ps)
+        duckdb_destroy_prepare(&ps);
+    return rc;
+}
+
+/* ---- choosing the strategy ---- */
+
+/* DuckDB's memory limit in bytes, as DuckDB reports it ("122.0 MiB"); 128 MiB if unreadable. */
+static double memory_budget(struct duck_store *ds)
+{
+    double bytes = 128.0 * 1024 * 1024;
+    duckdb_result r;
+    if (duckdb_query(ds->con, "SELECT current_setting('memory_limit')", &r) == DuckDBError) {
+        duckdb_destroy_result(&r);
+        return bytes;
+    }
+    char *s = duckdb_value_varchar(&r, 0, 0);
+    double v;
+    char unit[8] = "";
+    if (s && sscanf(s, "%lf %7s", &v, unit) == 2 && v > 0) {
+        static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+        static const char *const dec[] = {"bytes", "KB", "MB", "GB", "TB"};
+        for (int i = 0; i < 5; i++) {
+            if (!strcmp(unit, units[i]))
+                bytes = v * (double)((uint64_t)1 << (10 * i));
+            else if (!strcmp(unit, dec[i])) {
+                double m = 1;
+                for (int k = 0; k < i; k++)
+                    m *= 1000;
+                bytes = v * m;
+            }
+        }
+    }
+    if (s)
+        duckdb_free(s);
+    duckdb_destroy_result(&r);
+    return bytes;
+}
+
+static uint64_t ceil_div_u(uint64_t a, uint64_t b) { return b ? (a + b - 1) / b : 1; }
+
+/* ---- partitions ---- */
+
+/* One partition: a key-prefix range [a, b] (ordered), or the keys with hash % a == b. */
+struct part { uint64_t a, b; };
+
+/* Partitions still to run, the next one on top; ranges are pushed highest first so they run in
+ * key order. A partition that runs out of DuckDB memory is replaced by its two halves. */
+struct parts {
+    struct part *v;
+    size_t n, cap;
+    enum part_kind kind;
+    uint64_t ran;          /* partitions run so far, splits included */
+};
+
+#define SPLIT_MAX 4096
+
+int offline_duckdb_fail_partitions;     /* partitions beyond this are not split further: the error stands */
+
+static void parts_push(struct parts *ps, uint64_t a, uint64_t b)
+{
+    if (ps->n == ps->cap) {
+        ps->cap = ps->cap ? 2 * ps->cap : 16;
+        ps->v = xrealloc(ps->v, ps->cap * sizeof *ps->v);
+    }
+    ps->v[ps->n++] = (struct part){a, b};
+}
+
+/* Splits a hash partition (keys with hash % m == r) into r and r + m of modulus 2m, or a range at
+ * a sampled median of the keys inside it (the midpoint when the sample cannot tell). Returns false
+ * when the partition cannot be split: one key prefix, or too many partitions already. */
+static bool parts_split(struct duck_store *ds, const struct plan *p, const struct offline_pull *pull,
+                        struct parts *ps, struct part pt, struct ferry_err *err)
+{
+    if (ps->ran + ps->n >= SPLIT_MAX)
+        return false;
+    if (ps->kind == PART_HASH) {
+        if (pt.a > UINT64_MAX / 2)
+            return false;
+        parts_push(ps, 2 * pt.a, pt.b + pt.a);
+        parts_push(ps, 2 * pt.a, pt.b);
+        return true;
+    }
+    if (pt.a == pt.b)
+        return false;
+    struct fbuf sql;
+    fbuf_init(&sql, SQL_MAX);
+    fbuf_adds(&sql, "SELECT CAST(reservoir_quantile(");
+    add_key_prefix(p, pull->schema, &sql);
+    fbuf_adds(&sql, ", 0.5, 8192) AS UBIGINT)");
+    add_from_window(&sql, p);
+    add_partition(&sql, p, pull->schema, PART_RANGE);
+    struct u64_list m = {0};
+    duckdb_prepared_statement st = NULL;
+    int rc = prepare_query(ds, p, pull, &sql, &st, err);
+    if (!rc && bind_part(st, pt.a, pt.b) != 0)
+        rc = ferry_errf(err, FERRY_EINTERNAL, "view %s: cannot bind query parameters", pull->view->name);
+    if (!rc)
+        rc = each_u64(p, pull, st, take_u64, &m, err);
+    if (st)
+        duckdb_destroy_prepare(&st);
+    fbuf_cleanup(&sql);
+    uint64_t mid = !rc && m.n == 1 && m.v[0] > pt.a && m.v[0] <= pt.b ? m.v[0] : pt.a + (pt.b - pt.a) / 2 + 1;
+    free(m.v);
+    ferry_err_clear(err);
+    parts_push(ps, mid, pt.b);
+    parts_push(ps, pt.a, mid - 1);
+    return true;
+}
+
+/* Runs the prepared statement (parameters $4/$5 = the partition) over every partition, splitting
+ * any that runs out of memory before it produced a row. fn runs one bound partition. */
+static int run_parts(struct duck_store *ds, const struct plan *p, struct reader *rd, struct parts *ps,
+                     duckdb_prepared_statement st, int (*fn)(struct reader *, duckdb_prepared_statement, void *,
+                                                             struct ferry_err *),
+                     void *ctx, struct ferry_err *err)
+{
+    const struct offline_pull *pull = rd->pull;
+    int rc = 0;
+    while (ps->n && !rc) {
+        struct part pt = ps->v[--ps->n];
+        if (bind_part(st, pt.a, pt.b) != 0)
+            return ferry_errf(err, FERRY_EINTERNAL, "view %s: cannot bind query parameters", pull->view->name);
+        uint64_t before = pull->rows_out + rd->batch->nrows;
+        if (offline_duckdb_fail_partitions > 0) {
+            offline_duckdb_fail_partitions--;
+            rc = ferry_errf(err, FERRY_ENOMEM, "view %s: injected out-of-memory", pull->view->name);
+        } else {
+            rc = fn(rd, st, ctx, err);
+        }
+        ps->ran++;
+        if (rc == FERRY_ENOMEM && pull->rows_out + rd->batch->nrows == before) {
+            LOG_DEBUG("view %s: partition %" PRIu64 "/%" PRIu64 " ran out of DuckDB memory; splitting it",
+                      pull->view->name, pt.a, pt.b);
+            struct ferry_err keep = *err;
+            ferry_err_clear(err);
+            if (parts_split(ds, p, pull, ps, pt, err))
+                rc = 0;
+            else
+                *err = keep;
+        }
+    }
+    return rc;
+}
+
+static int stream_part(struct reader *rd, duckdb_prepared_statement st, void *ctx, struct ferry_err *err)
+{
+    (void)ctx;
+    return stream_rows(rd, st, NULL, err);
+}
+
+static int pick_part(struct reader *rd, duckdb_prepared_statement st, void *ctx, struct ferry_err *err)
+{
+    return each_u64(rd->p, rd->pull, st, take_pick, ctx, err);
+}
+
+
+/* ST_WINDOW over nparts partitions: key ranges (from sampled quantiles of the key prefix) when the
+ * rows must come in key order, else hash partitions. */
+static int run_window(struct duck_store *ds, const struct plan *p, struct reader *rd, bool ordered,
+                      uint64_t nparts, struct ferry_err *err)
+{
+    const struct offline_pull *pull = rd->pull;
+    const struct feast_schema *s = pull->schema;
+    struct fbuf sql;
+    fbuf_init(&sql, SQL_MAX);
+    struct u64_list lows = {0};
+    struct parts ps = {.kind = ordered ? PART_RANGE : PART_HASH};
+    duckdb_prepared_statement st = NULL;
+    int rc = 0;
+    if (ordered) {
+        if (nparts > 1) {
+            /* Lower bounds of the ranges: DuckDB's reservoir quantiles of the prefix, deduplicated. */
+            fbuf_adds(&sql, "SELECT DISTINCT CAST(b AS UBIGINT) AS b FROM (SELECT unnest(reservoir_quantile(");
+            add_key_prefix(p, s, &sql);
+            fbuf_adds(&sql, ", list_transform(range(1, CAST($4 AS BIGINT)), x -> x / CAST($4 AS DOUBLE)), 8192)) AS b");
+            add_from_window(&sql, p);
+            fbuf_adds(&sql, ") WHERE b > 0 ORDER BY b");
+            if ((rc = query_u64s(ds, p, pull, &sql, nparts, &lows, err)))
+                goto out;
+            fbuf_reset(&sql);
+        }
+        for (size_t i = lows.n + 1; i-- > 0;)
+            parts_push(&ps, i ? lows.v[i - 1] : 0, i < lows.n ? lows.v[i] - 1 : UINT64_MAX);
+    } else {
+        for (uint64_t i = nparts; i-- > 0;)
+            parts_push(&ps, nparts, i);
+    }
+    LOG_DEBUG("view %s: %s window query in %zu %s partition(s)", pull->view->name,
+              ordered ? "key-ordered" : "unordered", ps.n, ordered ? "key-range" : "hash");
+    /* Always partitioned, even into one: a partition that runs out of memory can then be split. */
+    build_window_sql(p, s, true, ps.kind, ordered, &sql);
+    if (!(rc = prepare_query(ds, p, pull, &sql, &st, err)))
+        rc = run_parts(ds, p, rd, &ps, st, stream_part, NULL, err);
+out:
+    if (st)
+        duckdb_destroy_prepare(&st);
+    free(lows.v);
+    free(ps.v);
+    fbuf_cleanup(&sql);
+    return rc;
+}
+
+/* ST_PICK: pass 1 per hash partition into a bitmap of rows (setting a bit twice is harmless, so a
+ * partition can always be split and rerun), then pass 2 streams the picked rows. */
+static int run_pick(struct duck_store *ds, const struct plan *p, struct reader *rd, uint64_t rows,
+                    double budget, struct ferry_err *err)
+{
+    const struct offline_pull *pull = rd->pull;
+    uint64_t keys_per_part = ds->partition_rows ? ds->partition_rows : (uint64_t)(budget / PICK_BYTES_PER_KEY) + 1;
+    uint64_t nparts = 1;
+    struct fbuf sql;
+    fbuf_init(&sql, SQL_MAX);
+    struct picks pk = {0};
+    struct parts ps = {.kind = PART_HASH};
+    duckdb_prepared_statement st = NULL;
+    int rc = 0;
+    if (rows > keys_per_part) {
+        /* rows bound the number of keys from above, often by several times: count them (roughly). */
+        struct u64_list n = {0};
+        fbuf_adds(&sql, "SELECT CAST(approx_count_distinct(hash(");
+        add_keys(&sql, p);
+        fbuf_adds(&sql, ")) AS UBIGINT)");
+        add_from_window(&sql, p);
+        rc = query_u64s(ds, p, pull, &sql, 0, &n, err);
+        if (!rc && n.n == 1)
+            nparts = ceil_div_u(n.v[0] + n.v[0] / 8, keys_per_part);  /* +12%: the estimate's error */
+        free(n.v);
+        fbuf_reset(&sql);
+        if (rc)
+            goto out;
+    }
+    LOG_DEBUG("view %s: two-pass pick in %" PRIu64 " hash partition(s)", pull->view->name, nparts);
+    for (uint64_t i = nparts; i-- > 0;)
+        parts_push(&ps, nparts, i);
+    build_pick_sql(p, true, &sql);
+    if ((rc = prepare_query(ds, p, pull, &sql, &st, err)) ||
+        (rc = run_parts(ds, p, rd, &ps, st, pick_part, &pk, err)))
+        goto out;
+    duckdb_destroy_prepare(&st);
+    st = NULL;
+    fbuf_reset(&sql);
+    build_stream_sql(p, &sql);
+    if (!(rc = prepare_query(ds, p, pull, &sql, &st, err)))
+        rc = stream_rows(rd, st, &pk, err);
+out:
+    if (st)
+        duckdb_destroy_prepare(&st);
+    picks_cleanup(&pk);
+    free(ps.v);
+    fbuf_cleanup(&sql);
+    return rc;
+}
+
+static int run_query(struct duck_store *ds, const struct plan *p, struct reader *rd, struct ferry_err *err)
+{
+    const struct offline_pull *pull = rd->pull;
+    const struct feast_schema *s = pull->schema;
+    struct fbuf sql;
+    fbuf_init(&sql, SQL_MAX);
+    duckdb_prepared_statement ps = NULL;
+    struct u64_list count = {0};
+    int rc = 0;
+    if (s->dummy_key) {
+        build_top1_sql(p, &sql);
+        if (!(rc = prepare_query(ds, p, pull, &sql, &ps, err)))
+            rc = stream_rows(rd, ps, NULL, err);
+        goto out;
+    }
+    fbuf_adds(&sql, "SELECT CAST(count(*) AS UBIGINT)");
+    add_from_window(&sql, p);
+    if ((rc = query_u64s(ds, p, pull, &sql, 0, &count, err)) || count.n != 1 || count.v[0] == 0)
+        goto out;
+    double budget = memory_budget(ds);
+    bool ordered = p->key_order && key_order_ok(p, s);
+    /* Parquet files number their rows (file_index, file_row_number); CSV scans do not. */
+    if (!ordered && strcmp(p->d.fn, "read_parquet") == 0)
+        rc = run_pick(ds, p, rd, count.v[0], budget, err);
+    else
+        rc = run_window(ds, p, rd, ordered,
+                        ceil_div_u(count.v[0], ds->partition_rows ? ds->partition_rows
+                                                                  : (uint64_t)(budget / WINDOW_BYTES_PER_ROW) + 1),
+                        err);
+out:
+    if (ps)
+        duckdb_destroy_prepare(&ps);
+    free(count.v);
+    fbuf_cleanup(&sql);
+    return rc;
+}
+
 static int duck_pull_latest(struct offline_store *st, struct offline_pull *pull, struct ferry_err *err)
 {
     struct duck_store *ds = duck(st);
@@ -988,44 +1704,12 @@ static int duck_pull_latest(struct offline_store *st, struct offline_pull *pull,
         return rc;
     p.key_order = ds->key_order;
 
-    struct fbuf sql;
-    fbuf_init(&sql, SQL_MAX);
-    duckdb_prepared_statement ps = NULL;
-    duckdb_pending_result pending = NULL;
-    duckdb_result res;
-    bool have_res = false;
+    /* Result columns by position: keys (but not __dummy_id), features, ts[, created]. */
     struct reader rd = {.pull = pull, .p = &p};
-
-    if (build_sql(&p, pull->schema, &sql) != 0) {
-        rc = ferry_errf(err, FERRY_ELIMIT, "view %s: query text too long", view);
-        goto out;
-    }
-    if (duckdb_prepare(ds->con, sql.data, &ps) == DuckDBError) {
-        rc = ferry_errf(err, FERRY_ESOURCE, "view %s: cannot query %s: %s", view, p.d.path,
-                        duckdb_prepare_error(ps));
-        goto out;
-    }
-    if (bind_path(ps, &p.d) != 0 ||
-        bind_window(ps, p.d.cols[p.ts.col].t.s.id, pull->start_ns, pull->end_ns) != 0) {
-        rc = ferry_errf(err, FERRY_EINTERNAL, "view %s: cannot bind query parameters", view);
-        goto out;
-    }
-    /* Streaming: DuckDB produces chunks as they are fetched instead of materializing the result. */
-    if (duckdb_pending_prepared_streaming(ps, &pending) == DuckDBError) {
-        rc = ferry_errf(err, FERRY_ESOURCE, "view %s: cannot query %s: %s", view, p.d.path,
-                        duckdb_pending_error(pending));
-        goto out;
-    }
-    if (duckdb_execute_pending(pending, &res) == DuckDBError) {
-        rc = ferry_errf(err, FERRY_ESOURCE, "view %s: query on %s failed: %s", view, p.d.path,
-                        duckdb_result_error(&res));
-        duckdb_destroy_result(&res);
-        goto out;
-    }
-    have_res = true;
-
-    rd.ncols = duckdb_column_count(&res);
-    rd.cols = xcalloc(rd.ncols ? rd.ncols : 1, sizeof *rd.cols);
+    rd.ncols = p.nfeatures + 1 + p.has_created;
+    for (size_t k = 0; k < p.nkeys; k++)
+        rd.ncols += p.keys[k].col >= 0;
+    rd.cols = xcalloc(rd.ncols, sizeof *rd.cols);
     rd.key_col = xcalloc(p.nkeys ? p.nkeys : 1, sizeof *rd.key_col);
     size_t ci = 0;
     for (size_t k = 0; k < p.nkeys; k++) {
@@ -1042,16 +1726,6 @@ static int duck_pull_latest(struct offline_store *st, struct offline_pull *pull,
         rd.created_col = ci;
         rd.cols[ci++].src = p.created.src;
     }
-    if (ci != rd.ncols) {
-        rc = ferry_errf(err, FERRY_EINTERNAL, "view %s: query returned %zu columns, expected %zu",
-                        view, (size_t)rd.ncols, ci);
-        goto out;
-    }
-    for (size_t i = 0; i < rd.ncols; i++) {
-        duckdb_logical_type lt = duckdb_column_logical_type(&res, i);
-        coltype_from(lt, &rd.cols[i].t);
-        duckdb_destroy_logical_type(&lt);
-    }
 
     rd.batch = xmalloc(sizeof *rd.batch);
     if ((rc = feast_batch_init(rd.batch, pull->schema, pull->batch_rows)) != 0) {
@@ -1060,51 +1734,9 @@ static int duck_pull_latest(struct offline_store *st, struct offline_pull *pull,
         rc = ferry_errf(err, rc, "view %s: cannot allocate a batch of %zu rows", view, pull->batch_rows);
         goto out;
     }
-
-    for (;;) {
-        if (canceled(pull)) {
-            rc = ferry_errf(err, FERRY_ECANCELED, "view %s: pull canceled", view);
-            goto out;
-        }
-        duckdb_data_chunk chunk = duckdb_fetch_chunk(res);
-        if (!chunk) {
-            const char *e = duckdb_result_error(&res);
-            if (e) {
-                rc = ferry_errf(err, FERRY_ESOURCE, "view %s: reading %s failed: %s", view, p.d.path, e);
-                goto out;
-            }
-            break;
-        }
-        idx_t n = duckdb_data_chunk_get_size(chunk);
-        for (size_t i = 0; i < rd.ncols; i++) {
-            duckdb_vector vec = duckdb_data_chunk_get_vector(chunk, i);
-            struct rcol *c = &rd.cols[i];
-            c->data = duckdb_vector_get_data(vec);
-            c->validity = duckdb_vector_get_validity(vec);
-            if (c->t.is_list) {
-                duckdb_vector child = duckdb_list_vector_get_child(vec);
-                c->child_data = duckdb_vector_get_data(child);
-                c->child_validity = duckdb_vector_get_validity(child);
-            }
-        }
-        for (idx_t r = 0; r < n && !rc; r++) {
-            rc = read_row(&rd, r, err);
-            /* The batch arena is full (FEAST_BATCH_MAX_BYTES): send the rows so far and build
-             * this row again in the empty batch; a row too big on its own still fails. */
-            if (rc == FERRY_ELIMIT && rd.batch->nrows > 0) {
-                ferry_err_clear(err);
-                if (!(rc = flush(&rd, err)))
-                    rc = read_row(&rd, r, err);
-            }
-            if (!rc && rd.batch->nrows >= pull->batch_rows)
-                rc = flush(&rd, err);
-        }
-        duckdb_destroy_data_chunk(&chunk);
-        if (rc)
-            goto out;
-    }
-    rc = flush(&rd, err);
-
+    rc = run_query(ds, &p, &rd, err);
+    if (!rc)
+        rc = flush(&rd, err);
 out:
     if (rd.batch) {
         feast_batch_cleanup(rd.batch);
@@ -1112,13 +1744,6 @@ out:
     }
     free(rd.cols);
     free(rd.key_col);
-    if (have_res)
-        duckdb_destroy_result(&res);
-    if (pending)
-        duckdb_destroy_pending(&pending);
-    if (ps)
-        duckdb_destroy_prepare(&ps);
-    fbuf_cleanup(&sql);
     plan_cleanup(&p);
     return rc;
 }

@@ -57,4 +57,9 @@ void offline_close(struct offline_store *st);
  * "check" or "pull_latest"); a non-zero return fails the call with that code. NULL removes it. */
 void offline_set_fault(int (*hook)(const char *op, void *ctx, struct ferry_err *err), void *ctx);
 
+/* Tests only: the DuckDB store fails this many partition queries with FERRY_ENOMEM before running
+ * them, as DuckDB does when a partition needs more than memory_limit (which a test cannot make
+ * DuckDB do on demand: at small limits it fails on fixed-size allocations whatever the data). */
+extern int offline_duckdb_fail_partitions;
+
 #endif

@@ -124,9 +124,10 @@ static int sqlite_open(const struct ferry_config *cfg, struct online_store **out
     }
     sqlite3_busy_timeout(db, SQLITE_BUSY_MS);
     /* A connection setting only (nothing persists in the file, so Feast's readers are unaffected):
-     * upserts land all over the primary-key B-tree, and SQLite's default 2 MB page cache makes
-     * every batch re-read pages from the OS. */
-    sqlite3_exec(db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
+     * SQLite's default 2 MB page cache makes every batch re-read the B-trees' pages from the OS.
+     * Rows come in key order from the DuckDB store, so the pages in use are few: 16 MB was as fast
+     * as 64 MB at 1M entities in bench/run, with 50-60 MB less peak RSS. */
+    sqlite3_exec(db, "PRAGMA cache_size = -16384", NULL, NULL, NULL);
     struct sqlite_store *s = xcalloc(1, sizeof *s);
     s->db = db;
     s->path = xstrdup(path);
