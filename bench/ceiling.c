@@ -3,11 +3,12 @@
  * exactly as ferry would (same config, same offline store, same encoder), so the bytes written are
  * the bytes ferry writes; only the timed part differs:
  *
- *   ceiling duckdb REPO START END          DuckDB's latest-per-entity query alone (the same SQL shape
- *                                          and DuckDB settings as ferry), every chunk fetched, no
- *                                          encoding
- *   ceiling read   REPO START END          ferry's offline pull (query + Feast encoding), batches
- *                                          discarded: the read side of the pipeline on its own
+ *   ceiling duckdb REPO START END          DuckDB's latest-per-entity window query alone, in one
+ *                                          query with no memory limit (what DuckDB needs when nothing
+ *                                          is partitioned), every chunk fetched, no encoding
+ *   ceiling read   REPO START END [YAML]   ferry's offline pull (query + Feast encoding), batches
+ *                                          discarded: the read side of the pipeline on its own, for
+ *                                          the store of REPO's feature_store.yaml or of YAML
  *   ceiling sqlite REPO START END DB       rows pulled and encoded first (untimed), sorted by
  *                                          (entity key, feature name); timed: a plain INSERT with one
  *                                          prepared statement in one transaction into Feast's table
@@ -93,16 +94,18 @@ struct ctx {
     const char *start, *end;
 };
 
-static void load(struct ctx *c, const char *repo, const char *start, const char *end)
+static void load(struct ctx *c, const char *repo, const char *yaml, const char *start, const char *end)
 {
     struct ferry_err err = {0};
-    if (config_load(repo, NULL, &c->cfg, &err) || engine_load_views(&c->cfg, &c->views, &c->nviews, &err))
+    if (config_load(repo, yaml, &c->cfg, &err) || engine_load_views(&c->cfg, &c->views, &c->nviews, &err))
         die("config", err.msg);
     if (!c->nviews)
         die("config", "no feature view");
     c->v = &c->views[0];
     if (feast_schema_init(&c->schema, c->v, c->cfg.key_version, &err))
         die("schema", err.msg);
+    /* as the engine does: only SQLite keeps value_text */
+    c->schema.no_value_text = c->cfg.online.type && str_eq(c->cfg.online.type, "redis");
     if (ferry_time_parse(start, &c->start_ns, NULL) || ferry_time_parse(end, &c->end_ns, NULL))
         die("window", "bad START or END");
     if (strchr(start, '\'') || strchr(end, '\''))
@@ -135,9 +138,8 @@ static double run_duckdb(struct ctx *c, uint64_t *source_rows, uint64_t *entitie
     duckdb_database db;
     duckdb_connection con;
     duckdb_create_config(&dc);
-    /* ferry's own DuckDB settings, so the two are comparable */
-    /* ferry's default when unset (src/offline/duckdb.c) */
-    duckdb_set_config(dc, "memory_limit", c->cfg.ferry.duckdb_memory_limit ? c->cfg.ferry.duckdb_memory_limit : "128MB");
+    /* DuckDB's own memory default (80% of RAM): at ferry's 128MB default this one query fails at
+     * 5M entities, which is why ferry partitions it */
     if (c->cfg.ferry.duckdb_threads > 0) {
         char n[24];
         snprintf(n, sizeof n, "%d", c->cfg.ferry.duckdb_threads);
@@ -421,13 +423,13 @@ static double run_redis(struct ctx *c, const struct held *h, const char *addr)
 int main(int argc, char **argv)
 {
     if (argc < 5 || ((!strcmp(argv[1], "sqlite") || !strcmp(argv[1], "redis")) && argc < 6)) {
-        fprintf(stderr, "usage: ceiling duckdb|read REPO START END\n"
+        fprintf(stderr, "usage: ceiling duckdb REPO START END | ceiling read REPO START END [YAML]\n"
                         "       ceiling sqlite REPO START END DB | ceiling redis REPO START END HOST:PORT\n");
         return 2;
     }
     const char *mode = argv[1];
     struct ctx c = {0};
-    load(&c, argv[2], argv[3], argv[4]);
+    load(&c, argv[2], !strcmp(mode, "read") && argc > 5 ? argv[5] : NULL, argv[3], argv[4]);
     double secs;
     uint64_t rows, entities;
     if (!strcmp(mode, "duckdb")) {
