@@ -728,16 +728,15 @@ static void add_partition(struct fbuf *sql, const struct plan *p, const struct f
     }
 }
 
-/* SELECT cols FROM scan WHERE window [AND partition]
+/* SELECT cols FROM scan WHERE window AND partition
  * QUALIFY row_number() OVER (PARTITION BY keys ORDER BY newest first) = 1 [ORDER BY key order] */
-static int build_window_sql(const struct plan *p, const struct feast_schema *s, bool partitioned,
-                            enum part_kind kind, bool ordered, struct fbuf *sql)
+static int build_window_sql(const struct plan *p, const struct feast_schema *s, enum part_kind kind,
+                            bool ordered, struct fbuf *sql)
 {
     fbuf_adds(sql, "SELECT ");
     add_select_cols(sql, p);
     add_from_window(sql, p);
-    if (partitioned)
-        add_partition(sql, p, s, kind);
+    add_partition(sql, p, s, kind);
     fbuf_adds(sql, " QUALIFY row_number() OVER (PARTITION BY ");
     add_keys(sql, p);
     fbuf_adds(sql, " ORDER BY ");
@@ -762,7 +761,7 @@ static int build_top1_sql(const struct plan *p, struct fbuf *sql)
 /* Pass 1 of ST_PICK: per key, the reference of its newest row. The ordering value packs the event
  * time and the created time (nulls lowest) into one HUGEINT so the aggregate state stays small:
  * ts_ns * 2^64 + (created_ns + 2^63), or 0 for a null created. */
-static int build_pick_sql(const struct plan *p, bool partitioned, struct fbuf *sql)
+static int build_pick_sql(const struct plan *p, struct fbuf *sql)
 {
     fbuf_addf(sql, "SELECT arg_max((CAST(file_index AS BIGINT) << %d) | CAST(file_row_number AS BIGINT), ",
               ROW_BITS);
@@ -778,8 +777,7 @@ static int build_pick_sql(const struct plan *p, bool partitioned, struct fbuf *s
         fbuf_adds(sql, "))");
     }
     add_from_window(sql, p);
-    if (partitioned)
-        add_partition(sql, p, NULL, PART_HASH);
+    add_partition(sql, p, NULL, PART_HASH);
     fbuf_adds(sql, " GROUP BY ");
     add_keys(sql, p);
     return fbuf_adds(sql, "");
@@ -1594,7 +1592,7 @@ static int run_window(struct duck_store *ds, const struct plan *p, struct reader
     LOG_DEBUG("view %s: %s window query in %zu %s partition(s)", pull->view->name,
               ordered ? "key-ordered" : "unordered", ps.n, ordered ? "key-range" : "hash");
     /* Always partitioned, even into one: a partition that runs out of memory can then be split. */
-    build_window_sql(p, s, true, ps.kind, ordered, &sql);
+    build_window_sql(p, s, ps.kind, ordered, &sql);
     if (!(rc = prepare_query(ds, p, pull, &sql, &st, err)))
         rc = run_parts(ds, p, rd, &ps, st, stream_part, NULL, err);
 out:
@@ -1638,7 +1636,7 @@ static int run_pick(struct duck_store *ds, const struct plan *p, struct reader *
     LOG_DEBUG("view %s: two-pass pick in %" PRIu64 " hash partition(s)", pull->view->name, nparts);
     for (uint64_t i = nparts; i-- > 0;)
         parts_push(&ps, nparts, i);
-    build_pick_sql(p, true, &sql);
+    build_pick_sql(p, &sql);
     if ((rc = prepare_query(ds, p, pull, &sql, &st, err)) ||
         (rc = run_parts(ds, p, rd, &ps, st, pick_part, &pk, err)))
         goto out;
