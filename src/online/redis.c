@@ -14,6 +14,9 @@
  * have its newer row replaced by an older one. ferry's service never runs two jobs of one view at
  * once (across replicas too), so only an uncoordinated writer (Feast itself, or a second `ferry
  * materialize` started by hand on the same view) can hit this.
+ * When the database is empty at the start of a view's run (DBSIZE 0, see redis_begin_view) the read
+ * pipeline is skipped for that run: nothing can be stored for keys the run has not written, and the
+ * run writes each key once.
  * Commands are formatted into RESP here and sent in windows, the next window going out before the
  * replies of the previous one are read, so the server never waits for the client to format.
  * Reads answer like Feast's RedisOnlineStore: a missing entity (or one this view never wrote) is
@@ -56,6 +59,10 @@ struct redis_store {
     redisContext *c;           /* NULL after a failure that may have left replies unread */
     int64_t ttl;
     bool skip_dedup;
+    /* Set by redis_begin_view when the database was empty: writes of this view (and project) need
+     * not read the stored _ts first. NULL otherwise; cleared by the next begin_view, by a failed
+     * write and by a dropped connection (what the server holds is then no longer known). */
+    char *blind_view, *blind_project;
 };
 
 static struct redis_store *impl(struct online_store *st) { return (struct redis_store *)st; }
@@ -68,12 +75,20 @@ static struct timeval seconds_tv(double s)
     return tv;
 }
 
+static void end_blind(struct redis_store *s)
+{
+    free(s->blind_view);
+    free(s->blind_project);
+    s->blind_view = s->blind_project = NULL;
+}
+
 /* Drops the connection (the next call reconnects); used whenever replies may be left unread. */
 static void drop_conn(struct redis_store *s)
 {
     if (s->c)
         redisFree(s->c);
     s->c = NULL;
+    end_blind(s);
 }
 
 static int conn_err(struct redis_store *s, struct ferry_err *err, const char *what)
@@ -761,6 +776,12 @@ static int write_rows(struct writer *w, size_t n, struct ferry_err *err)
     return pipe_end(&p, err);
 }
 
+/* Whether this store's begin_view found the database empty for this view's run. */
+static bool blind_for(const struct redis_store *s, const char *project, const struct feast_view *view)
+{
+    return s->blind_view && str_eq(s->blind_view, view->name) && str_eq(s->blind_project, project);
+}
+
 static int redis_write(struct online_store *st, const char *project, const struct feast_view *view,
                        const struct feast_batch *b, struct online_write_stats *stats, struct ferry_err *err)
 {
@@ -786,11 +807,14 @@ static int redis_write(struct online_store *st, const char *project, const struc
             w.rows[r] = wrow_of(b, r);
     } else {
         n = pick_rows(b, w.rows);
-        rc = keep_newer(&w, &n, err);
+        if (!blind_for(s, project, view))
+            rc = keep_newer(&w, &n, err);
     }
     if (!rc)
         rc = write_rows(&w, n, err);
-    if (!rc) {
+    if (rc)
+        end_blind(s);  /* part of the batch may be written: the store is no longer known to be empty */
+    else {
         stats->rows_written = n;
         stats->rows_skipped = b->nrows - n;
     }
@@ -798,6 +822,37 @@ static int redis_write(struct online_store *st, const char *project, const struc
     free(w.newer);
     free(w.field_resp);
     fields_cleanup(&w.vf);
+    return rc;
+}
+
+/* The start of one view's run. On an empty database the run writes without reading the stored _ts:
+ * nothing is stored for any key, the run's one offline pull yields at most one row per entity key
+ * (so the run writes each key at most once, and never reads back its own rows), and the service
+ * never runs two jobs of one view at once. Other views' jobs may write meanwhile; they never touch
+ * this view's _ts field. Any non-empty database (even with only other projects' keys) is read as
+ * usual. An uncoordinated writer of the same view during the run (see the top of this file) could
+ * have its rows overwritten for the whole run instead of between one read and one write. */
+static int redis_begin_view(struct online_store *st, const char *project, const struct feast_view *view,
+                            struct ferry_err *err)
+{
+    struct redis_store *s = impl(st);
+    end_blind(s);
+    if (s->skip_dedup)
+        return 0;  /* never reads anyway */
+    int rc = ensure_conn(s, err);
+    if (rc)
+        return rc;
+    const char *av[] = {"DBSIZE"};
+    redisReply *r = command(s, 1, av, NULL, "DBSIZE failed", err);
+    if (!r)
+        return err ? err->code : FERRY_ESTORE;
+    if (r->type != REDIS_REPLY_INTEGER)
+        rc = ferry_errf(err, FERRY_ESTORE, "%s: unexpected answer to DBSIZE", s->where);
+    else if (r->integer == 0) {
+        s->blind_view = xstrdup(view->name);
+        s->blind_project = xstrdup(project);
+    }
+    freeReplyObject(r);
     return rc;
 }
 
@@ -919,6 +974,7 @@ const struct online_store_type online_redis_type = {
     .writes_value_text = false,   /* Feast's Redis hashes hold only the Value bytes */
     .open = redis_open,
     .prepare = redis_prepare,
+    .begin_view = redis_begin_view,
     .write = redis_write,
     .read = redis_read,
     .close = redis_close,
