@@ -1,6 +1,7 @@
 /* Online stores: write encoded batches in Feast's layout and read them back. One backend per Feast
  * online store `type`, found by name in a compile-time table. Writes are idempotent and never let an
- * older row replace a newer one (an equal timestamp overwrites). */
+ * older row replace a newer one (an equal timestamp overwrites in SQLite and is skipped in Redis, as
+ * Feast's Redis store skips it). */
 #ifndef FERRY_ONLINE_H
 #define FERRY_ONLINE_H
 
