@@ -113,12 +113,17 @@ int engine_pipeline_run(const struct pipeline_args *a, struct engine_view_run *r
     pthread_mutex_init(&q.mu, NULL);
     pthread_cond_init(&q.changed, NULL);
 
+    /* Once per run, before any batch: the store may learn here that nothing is stored yet (Redis
+     * then writes without reading first), which holds because this run's one offline pull yields
+     * at most one row per entity key and no other job of this view runs meanwhile. */
+    int rc = online_begin_view(a->online, a->cfg->project, a->view, err);
+    if (rc)
+        goto out_noreader;
     struct reader_ctx r = {.q = &q, .offline = a->offline};
     r.pull = (struct offline_pull){
         .view = a->view, .schema = a->schema, .start_ns = run->start_ns, .end_ns = run->end_ns,
         .batch_rows = q.batch_rows, .emit = queue_emit, .ctx = &q, .cancel = &q.stop,
     };
-    int rc = 0;
     pthread_t reader;
     if (pthread_create(&reader, NULL, reader_main, &r) != 0) {
         rc = ferry_errf(err, FERRY_EINTERNAL, "cannot start the reader thread");

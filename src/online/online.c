@@ -72,6 +72,15 @@ int online_prepare(struct online_store *st, const char *project, const struct fe
     return rc ? rc : st->type->prepare(st, project, view, err);
 }
 
+int online_begin_view(struct online_store *st, const char *project, const struct feast_view *view,
+                      struct ferry_err *err)
+{
+    int rc = check_view("online_begin_view", st, project, view, err);
+    if (rc)
+        return rc;
+    return st->type->begin_view ? st->type->begin_view(st, project, view, err) : 0;
+}
+
 /* A range [off, off+len) inside an arena of n bytes, without overflow. */
 static bool in_arena(size_t off, size_t len, size_t n) { return off <= n && len <= n - off; }
 

@@ -1,6 +1,7 @@
 /* Online stores: write encoded batches in Feast's layout and read them back. One backend per Feast
  * online store `type`, found by name in a compile-time table. Writes are idempotent and never let an
- * older row replace a newer one (an equal timestamp overwrites). */
+ * older row replace a newer one (an equal timestamp overwrites in SQLite and is skipped in Redis, as
+ * Feast's Redis store skips it). */
 #ifndef FERRY_ONLINE_H
 #define FERRY_ONLINE_H
 
@@ -42,6 +43,13 @@ struct online_store_type {
     /* Creates (or migrates) the view's table/keyspace; called by apply and before writes. */
     int (*prepare)(struct online_store *st, const char *project, const struct feast_view *view,
                    struct ferry_err *err);
+    /* Optional (NULL = nothing to do): called once before the first batch of one view's run (one
+     * offline pull, so at most one row per entity key over all its batches); no other job of that
+     * view runs meanwhile (the service runs one job per view at a time). A backend may use what it
+     * learns here for that run's writes only, e.g. that nothing is stored yet so nothing needs
+     * reading before writing. The run's writes follow on the same store, for the same view. */
+    int (*begin_view)(struct online_store *st, const char *project, const struct feast_view *view,
+                      struct ferry_err *err);
     /* Writes every row of the batch atomically (all or nothing for SQLite). */
     int (*write)(struct online_store *st, const char *project, const struct feast_view *view,
                  const struct feast_batch *batch, struct online_write_stats *stats, struct ferry_err *err);
@@ -60,6 +68,10 @@ extern const struct online_store_type online_redis_type;
 int online_open(const struct ferry_config *cfg, struct online_store **out, struct ferry_err *err);
 int online_prepare(struct online_store *st, const char *project, const struct feast_view *view,
                    struct ferry_err *err);
+/* Starts one view's run (see begin_view above): call it before the run's first online_write. A
+ * write without it (or after a write of another view) makes no assumption about what is stored. */
+int online_begin_view(struct online_store *st, const char *project, const struct feast_view *view,
+                      struct ferry_err *err);
 /* stats (may be NULL) is ADDED to, and only when the whole batch was committed, so a caller can sum
  * over batches from a zeroed struct. The batch's schema must list the view's features in order. */
 int online_write(struct online_store *st, const char *project, const struct feast_view *view,

@@ -8,10 +8,17 @@
  *   newer-only: a row is written only when strictly newer than the stored _ts (equal is skipped), and
  *               within one batch the first row with the newest time per key wins (Feast >= 0.64);
  *   key_ttl_seconds: EXPIRE on the whole hash after each write, as Feast does.
- * Where ferry differs on purpose: Feast reads every stored _ts (one pipeline) and then writes (a
- * second one), so a concurrent writer can slip in between; ferry does the compare-and-write per key
- * inside one server-side Lua script (EVALSHA, many keys per call, calls pipelined), which is atomic
- * per key and needs one round trip per pipeline window instead of two.
+ * A batch is written with Feast's own two pipelines (§6.2): one HGET of "_ts:view" per entity, the
+ * comparison here in the client, then one HSET (+ EXPIRE) per entity that is newer. As in Feast, the
+ * read and the write are not atomic: another writer of the same view that writes between them can
+ * have its newer row replaced by an older one. ferry's service never runs two jobs of one view at
+ * once (across replicas too), so only an uncoordinated writer (Feast itself, or a second `ferry
+ * materialize` started by hand on the same view) can hit this.
+ * When the database is empty at the start of a view's run (DBSIZE 0, see redis_begin_view) the read
+ * pipeline is skipped for that run: nothing can be stored for keys the run has not written, and the
+ * run writes each key once.
+ * Commands are formatted into RESP here and sent in windows, the next window going out before the
+ * replies of the previous one are read, so the server never waits for the client to format.
  * Reads answer like Feast's RedisOnlineStore: a missing entity (or one this view never wrote) is
  * *found* with null values and event time 0 (1970-01-01T00:00:00Z), because Feast's read returns
  * empty Values and a zero Timestamp rather than "not found"; its HTTP server then reports PRESENT.
@@ -32,108 +39,30 @@
 #include "online/redis_conn.h"
 
 /* Default timeouts: a dead server fails a command instead of hanging a materialization forever;
- * generous, because draining a pipeline window of many script calls can take a while. */
+ * generous, because one pipeline window of a big batch can keep the server busy for a while. */
 #define CONNECT_TIMEOUT_S 10.0
 #define COMMAND_TIMEOUT_S 300.0
-/* One script call covers at most this many keys and about this many argument bytes: long enough to
- * amortize the call, short enough that the server (single-threaded) is never blocked for long. */
-#define KEYS_PER_CALL 256
-#define CALL_BYTES ((size_t)1 << 20)
-/* Commands are sent in windows of about this many bytes, then all their replies read: one round
- * trip per window, with hiredis's output buffer and the server's reply backlog bounded. */
-#define WINDOW_BYTES ((size_t)4 << 20)
+/* Writes go out in windows of about this many bytes of commands, with at most two windows
+ * unanswered: enough to keep the server busy while the client formats the next window, small
+ * enough that the client's buffer and the server's reply backlog stay small. */
+#define WINDOW_BYTES ((size_t)256 << 10)
+/* One window holds at most one command past WINDOW_BYTES; a command is one row of a batch (at most
+ * FEAST_BATCH_MAX_BYTES of values) plus its framing, so this limit is only a backstop. */
+#define WINDOW_MAX ((size_t)2 << 30)
 #define READ_WINDOW_KEYS 1024
 #define READ_BYTES_MAX ((size_t)1 << 30)
-
-/* The compare-and-write script. KEYS = hash keys. ARGV = ts field, ttl (0 = none), number of
- * features F, the F field names, then per key: new seconds, new nanos, new _ts bytes, F values.
- * For each key: the stored _ts is decoded (protobuf Timestamp: field 1 seconds int64, field 2 nanos
- * int32, both varints; unknown fields skipped like any protobuf parser); the row is written unless a
- * non-zero stored time is >= the new one (Feast: `latest != 0 and new <= latest` skips). All stored
- * times are decoded before anything is written, so an undecodable _ts fails the call with nothing
- * changed. Returns one character per key: '1' written, '0' skipped.
- * Fields go to HSET 1000 pairs at a time: Lua's unpack() is limited to a few thousand values.
- * Seconds are compared as Lua doubles: exact for |seconds| < 2^53, far beyond any real date. */
-static const char write_script[] =
-    "local function varint(s, i)\n"
-    "  local lo, hi, shift = 0, 0, 0\n"
-    "  while true do\n"
-    "    local b = string.byte(s, i)\n"
-    "    if not b then return nil end\n"
-    "    i = i + 1\n"
-    "    local v = b % 128\n"
-    "    if shift < 28 then lo = lo + v * 2 ^ shift\n"
-    "    elseif shift == 28 then lo = lo + (v % 16) * 2 ^ 28; hi = hi + math.floor(v / 16)\n"
-    "    elseif shift < 64 then hi = hi + v * 2 ^ (shift - 32) end\n"
-    "    if b < 128 then return lo, hi % 4294967296, i end\n"
-    "    shift = shift + 7\n"
-    "    if shift >= 70 then return nil end\n"
-    "  end\n"
-    "end\n"
-    "local function decode_ts(s)\n"
-    "  local sec, nanos, i, n = 0, 0, 1, #s\n"
-    "  while i <= n do\n"
-    "    local tag, _, j = varint(s, i)\n"
-    "    if not tag then return nil end\n"
-    "    local field, wt = math.floor(tag / 8), tag % 8\n"
-    "    i = j\n"
-    "    if wt == 0 then\n"
-    "      local lo, hi, k = varint(s, i)\n"
-    "      if not lo then return nil end\n"
-    "      i = k\n"
-    "      if field == 1 then\n"
-    "        if hi >= 2147483648 then sec = (hi - 4294967296) * 4294967296 + lo else sec = hi * 4294967296 + lo end\n"
-    "      elseif field == 2 then\n"
-    "        if lo >= 2147483648 then nanos = lo - 4294967296 else nanos = lo end\n"
-    "      end\n"
-    "    elseif wt == 1 then i = i + 8\n"
-    "    elseif wt == 5 then i = i + 4\n"
-    "    elseif wt == 2 then\n"
-    "      local len, _, k = varint(s, i)\n"
-    "      if not len then return nil end\n"
-    "      i = k + len\n"
-    "    else return nil end\n"
-    "  end\n"
-    "  if i ~= n + 1 then return nil end\n"
-    "  return sec, nanos\n"
-    "end\n"
-    "local tsf, ttl, nf = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local per = 3 + nf\n"
-    "local out = {}\n"
-    "for k = 1, #KEYS do\n"
-    "  local a = 3 + nf + (k - 1) * per\n"
-    "  local sec, nanos = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])\n"
-    "  local prev = redis.call('HGET', KEYS[k], tsf)\n"
-    "  out[k] = '1'\n"
-    "  if prev and prev ~= '' then\n"
-    "    local ps, pn = decode_ts(prev)\n"
-    "    if not ps then return redis.error_reply('FERRYTS cannot decode the stored ' .. tsf .. ' of key number ' .. k) end\n"
-    "    if (ps ~= 0 or pn ~= 0) and (sec < ps or (sec == ps and nanos <= pn)) then out[k] = '0' end\n"
-    "  end\n"
-    "end\n"
-    "for k = 1, #KEYS do\n"
-    "  if out[k] == '1' then\n"
-    "    local a = 3 + nf + (k - 1) * per\n"
-    "    local args = {tsf, ARGV[a + 3]}\n"
-    "    for f = 1, nf do\n"
-    "      args[#args + 1] = ARGV[3 + f]\n"
-    "      args[#args + 1] = ARGV[a + 3 + f]\n"
-    "      if #args >= 2000 then redis.call('HSET', KEYS[k], unpack(args)); args = {} end\n"
-    "    end\n"
-    "    if #args > 0 then redis.call('HSET', KEYS[k], unpack(args)) end\n"
-    "    if ttl > 0 then redis.call('EXPIRE', KEYS[k], ttl) end\n"
-    "  end\n"
-    "end\n"
-    "return table.concat(out)\n";
 
 struct redis_store {
     struct online_store base;  /* first: online.c sees only this */
     struct redis_conn_opts opts;
     char where[REDIS_HOST_MAX + 64];  /* "Redis online store host:port db N", for messages */
     redisContext *c;           /* NULL after a failure that may have left replies unread */
-    char sha[41];              /* SHA1 of write_script once loaded; "" before */
     int64_t ttl;
     bool skip_dedup;
+    /* Set by redis_begin_view when the database was empty: writes of this view (and project) need
+     * not read the stored _ts first. NULL otherwise; cleared by the next begin_view, by a failed
+     * write and by a dropped connection (what the server holds is then no longer known). */
+    char *blind_view, *blind_project;
 };
 
 static struct redis_store *impl(struct online_store *st) { return (struct redis_store *)st; }
@@ -146,12 +75,20 @@ static struct timeval seconds_tv(double s)
     return tv;
 }
 
+static void end_blind(struct redis_store *s)
+{
+    free(s->blind_view);
+    free(s->blind_project);
+    s->blind_view = s->blind_project = NULL;
+}
+
 /* Drops the connection (the next call reconnects); used whenever replies may be left unread. */
 static void drop_conn(struct redis_store *s)
 {
     if (s->c)
         redisFree(s->c);
     s->c = NULL;
+    end_blind(s);
 }
 
 static int conn_err(struct redis_store *s, struct ferry_err *err, const char *what)
@@ -345,11 +282,13 @@ static int get_varint(const unsigned char *p, size_t n, size_t *i, uint64_t *v)
     return -1;
 }
 
-/* Stored _ts -> ns, accepting what protobuf accepts (older Feast wrote seconds only). */
-static int ts_decode(const unsigned char *p, size_t n, int64_t *ns)
+
+/* A stored _ts as its two fields, accepting what protobuf accepts: fields in any order, a repeated
+ * field's last value, unknown fields skipped (older Feast wrote seconds only). -1 when malformed. */
+static int ts_parse(const unsigned char *p, size_t n, int64_t *sec, int32_t *nanos)
 {
-    int64_t sec = 0;
-    int32_t nanos = 0;
+    *sec = 0;
+    *nanos = 0;
     size_t i = 0;
     while (i < n) {
         uint64_t tag, v;
@@ -360,9 +299,9 @@ static int ts_decode(const unsigned char *p, size_t n, int64_t *ns)
             if (get_varint(p, n, &i, &v))
                 return -1;
             if ((tag >> 3) == 1)
-                sec = (int64_t)v;
+                *sec = (int64_t)v;
             else if ((tag >> 3) == 2)
-                nanos = (int32_t)(uint32_t)v;
+                *nanos = (int32_t)(uint32_t)v;
             break;
         case 1: if (n - i < 8) return -1; i += 8; break;
         case 5: if (n - i < 4) return -1; i += 4; break;
@@ -375,20 +314,47 @@ static int ts_decode(const unsigned char *p, size_t n, int64_t *ns)
             return -1;
         }
     }
+    return 0;
+}
+
+/* Stored _ts -> ns, for reads; a time outside ferry's ns range is malformed too. */
+static int ts_decode(const unsigned char *p, size_t n, int64_t *ns)
+{
+    int64_t sec;
+    int32_t nanos;
+    if (ts_parse(p, n, &sec, &nanos))
+        return -1;
     if (sec > INT64_MAX / FERRY_NS_PER_SEC - 1 || sec < INT64_MIN / FERRY_NS_PER_SEC + 1)
         return -1;
     *ns = sec * FERRY_NS_PER_SEC + nanos;
     return 0;
 }
 
-/* "key 0100000002000000…+project" for messages: the key's first bytes in hex. */
-static const char *key_desc(char buf[96], const void *key, size_t n)
+/* Feast's skip rule (§6.2: `latest != 0 and new <= latest`): a stored time wins unless it is zero or
+ * older than the row's. Compared as (seconds, nanos) pairs, so any int64 seconds a foreign writer
+ * stored is ordered correctly even where seconds * 10^9 would not fit. */
+static bool stored_wins(int64_t ps, int32_t pn, int64_t sec, int32_t nanos)
+{
+    if (ps == 0 && pn == 0)
+        return false;
+    return sec < ps || (sec == ps && nanos <= pn);
+}
+
+/* A key for messages, in hex: whole when short, else its first and last bytes, since Feast's
+ * serialized keys differ mostly at the end (the entity's value). */
+#define KEY_DESC_MAX 112
+static const char *key_desc(char buf[KEY_DESC_MAX], const void *key, size_t n)
 {
     const unsigned char *p = key;
-    size_t o = 0, show = n < 24 ? n : 24;
-    for (size_t i = 0; i < show; i++)
-        o += (size_t)snprintf(buf + o, 96 - o, "%02x", p[i]);
-    snprintf(buf + o, 96 - o, "%s", show < n ? "..." : "");
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (n > 48 && i == 12) {
+            o += (size_t)snprintf(buf + o, KEY_DESC_MAX - o, "...");
+            i = n - 36;
+        }
+        o += (size_t)snprintf(buf + o, KEY_DESC_MAX - o, "%02x", p[i]);
+    }
+    buf[o] = '\0';
     return buf;
 }
 
@@ -397,6 +363,7 @@ struct view_fields {
     size_t n;
     unsigned char (*hash)[4];
     char *ts;
+    size_t ts_len;
 };
 
 static void fields_init(struct view_fields *vf, const char *view, const char *const *features, size_t n)
@@ -404,6 +371,7 @@ static void fields_init(struct view_fields *vf, const char *view, const char *co
     vf->n = n;
     vf->hash = xcalloc(n ? n : 1, sizeof *vf->hash);
     vf->ts = xasprintf("_ts:%s", view);
+    vf->ts_len = strlen(vf->ts);
     for (size_t f = 0; f < n; f++) {
         char *s = xasprintf("%s:%s", view, features[f]);
         uint32_t h = feast_murmur3_32(s, strlen(s), 0);
@@ -419,63 +387,242 @@ static void fields_cleanup(struct view_fields *vf)
     free(vf->ts);
 }
 
+/* ---- RESP ---- */
+
+/* Commands are formatted here in Redis's protocol: "*<argc>\r\n", then "$<len>\r\n<bytes>\r\n" per
+ * argument. That is all hiredis's redisAppendCommandArgv does too, but it grows an sds string
+ * argument by argument (~6% of the writer's profile); here each command's size is computed first
+ * and it is written into one buffer in one pass. */
+
+static size_t dec_len(size_t v)
+{
+    size_t n = 1;
+    for (; v >= 10000; v /= 10000)
+        n += 4;
+    return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+/* "<c><v>\r\n": an array header ('*') or a bulk string header ('$'). */
+static size_t head_len(size_t v) { return 1 + dec_len(v) + 2; }
+static size_t bulk_len(size_t n) { return head_len(n) + n + 2; }
+
+static char *put_head(char *p, char c, size_t v)
+{
+    if (v < 10) {  /* most values and every field name */
+        p[0] = c;
+        p[1] = (char)('0' + v);
+        p[2] = '\r';
+        p[3] = '\n';
+        return p + 4;
+    }
+    char d[24];
+    size_t n = 0;
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    *p++ = c;
+    while (n)
+        *p++ = d[--n];
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/* A bulk string made of a then b (a hash key: entity key, then project). */
+static char *put_bulk2(char *p, const void *a, size_t an, const void *b, size_t bn)
+{
+    p = put_head(p, '$', an + bn);
+    if (an)
+        memcpy(p, a, an);
+    p += an;
+    if (bn)
+        memcpy(p, b, bn);
+    p += bn;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+static char *put_bulk(char *p, const void *s, size_t n) { return put_bulk2(p, s, n, NULL, 0); }
+
+/* A feature's field name as a bulk string, "$4\r\n" + 4 bytes + "\r\n", formatted once per view. */
+#define FIELD_RESP 10
+
+/* ---- pipelines ---- */
+
+/* One pipeline of commands, sent in windows of about WINDOW_BYTES. A window goes out before the
+ * replies of the previous one are read, so the server works on window k+1 while the client reads the
+ * replies of k and formats k+2; at most two windows are unanswered. Replies are numbered from 0 in
+ * sending order and handed to on_reply. After the first failed reply nothing more is sent, but the
+ * replies already due are still read so that the connection stays in step. */
+struct pipe {
+    struct redis_store *s;
+    struct fbuf out;            /* RESP of the window being built */
+    size_t queued;              /* commands in out */
+    size_t sent, answered;      /* commands sent, replies read */
+    int rc;                     /* first failure; err holds its message */
+    int (*on_reply)(void *ctx, size_t i, const redisReply *r, struct ferry_err *err);
+    void *ctx;
+};
+
+static void pipe_init(struct pipe *p, struct redis_store *s,
+                      int (*on_reply)(void *, size_t, const redisReply *, struct ferry_err *), void *ctx)
+{
+    memset(p, 0, sizeof *p);
+    p->s = s;
+    p->on_reply = on_reply;
+    p->ctx = ctx;
+    fbuf_init(&p->out, WINDOW_MAX);
+}
+
+/* Fails the pipeline (the first failure's message is kept) and returns its code. */
+static int pipe_fail(struct pipe *p, int rc, struct ferry_err *err, const struct ferry_err *e)
+{
+    if (!p->rc) {
+        p->rc = rc;
+        if (err && e != err)
+            *err = *e;
+    }
+    return p->rc;
+}
+
+/* Room for one command of `need` bytes at the end of the window; NULL with the pipeline failed. */
+static char *pipe_reserve(struct pipe *p, size_t need, const char *view, struct ferry_err *err)
+{
+    int rc = fbuf_reserve(&p->out, need);
+    if (!rc)
+        return p->out.data + p->out.len;
+    struct ferry_err e;
+    ferry_errf(&e, rc, "%s: view %s: one command exceeds %zu bytes", p->s->where, view, p->out.max);
+    pipe_fail(p, rc, err, &e);
+    return NULL;
+}
+
+static void pipe_commit(struct pipe *p, char *end)
+{
+    p->out.len = (size_t)(end - p->out.data);
+    p->out.data[p->out.len] = '\0';
+    p->queued++;
+}
+
+/* Reads replies until `upto` have been read. A lost connection stops everything (and drops it). */
+static int pipe_read(struct pipe *p, size_t upto, struct ferry_err *err)
+{
+    while (p->answered < upto) {
+        void *rv = NULL;
+        if (redisGetReply(p->s->c, &rv) != REDIS_OK || !rv) {
+            struct ferry_err e;
+            int rc = conn_err(p->s, &e, "no answer to a pipelined command");
+            return pipe_fail(p, rc, err, &e);
+        }
+        if (!p->rc) {
+            struct ferry_err e;
+            int rc = p->on_reply(p->ctx, p->answered, rv, &e);
+            if (rc)
+                pipe_fail(p, rc, err, &e);
+        }
+        freeReplyObject(rv);
+        p->answered++;
+    }
+    return p->rc;
+}
+
+/* Sends the window being built, then reads the replies of the window before it. */
+static int pipe_send(struct pipe *p, struct ferry_err *err)
+{
+    if (p->rc || !p->queued)
+        return p->rc;
+    size_t due = p->sent;
+    redisContext *c = p->s->c;
+    int done = 0;
+    /* hiredis only copies the bytes into its output buffer; writing it out now (rather than at the
+     * next reply read) starts the server on this window while the previous replies are read. */
+    if (redisAppendFormattedCommand(c, p->out.data, p->out.len) != REDIS_OK)
+        done = -1;
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            done = -1;
+    if (done < 0) {
+        struct ferry_err e;
+        int rc = conn_err(p->s, &e, "cannot send a pipelined command");
+        return pipe_fail(p, rc, err, &e);
+    }
+    p->sent += p->queued;
+    p->queued = 0;
+    fbuf_reset(&p->out);
+    return pipe_read(p, due, err);
+}
+
+static int pipe_maybe_send(struct pipe *p, struct ferry_err *err)
+{
+    return p->out.len >= WINDOW_BYTES ? pipe_send(p, err) : p->rc;
+}
+
+/* Ends the pipeline: sends what is queued (unless it failed) and reads every reply due. */
+static int pipe_end(struct pipe *p, struct ferry_err *err)
+{
+    pipe_send(p, err);
+    if (p->s->c)
+        pipe_read(p, p->sent, err);
+    fbuf_cleanup(&p->out);
+    return p->rc;
+}
+
 /* ---- write ---- */
 
 struct wrow {
-    size_t row;
-    int64_t sec;
+    size_t row;      /* in the batch */
+    int64_t sec;     /* the row's time as Feast stores it */
     int32_t nanos;
 };
 
-struct key_ref { const unsigned char *p; size_t n; size_t row; };
-
-static int key_ref_cmp(const void *a, const void *b)
+static struct wrow wrow_of(const struct feast_batch *b, size_t row)
 {
-    const struct key_ref *x = a, *y = b;
-    int c = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
-    if (!c)
-        c = (x->n > y->n) - (x->n < y->n);
-    return c ? c : (x->row > y->row) - (x->row < y->row);
+    struct wrow w = {row, 0, 0};
+    ts_split(b->rows[row].event_ns, &w.sec, &w.nanos);
+    return w;
 }
 
-/* The rows to send, one per distinct key, chosen as Feast's in-batch rule would leave the hash if
- * nothing were stored yet: going through the key's rows in input order, a row replaces the queued
- * one unless the queued time is non-zero and the row is not strictly newer (so with equal times the
- * first row wins). The stored time is then checked by the script for that one row, which gives the
- * same final hash as Feast's row-by-row writes (for times after 1970). */
+static bool same_key(const struct feast_batch *b, size_t r1, size_t r2)
+{
+    size_t n = b->rows[r1].key_len;
+    return n == b->rows[r2].key_len && memcmp(feast_batch_key(b, r1), feast_batch_key(b, r2), n) == 0;
+}
+
+/* The rows to send, one per distinct key (in order of first appearance), chosen as Feast's in-batch
+ * rule would leave the hash if nothing were stored yet: going through the key's rows in input order,
+ * a row replaces the queued one unless the queued time is non-zero and the row is not strictly newer
+ * (so with equal times the first row wins). That one row is then compared with the stored time,
+ * which gives the same final hash as Feast's row-by-row writes (for times after 1970). Keys are
+ * matched through an open-addressing hash table: linear in the batch, where sorting the keys was a
+ * quarter of the writer's time. */
 static size_t pick_rows(const struct feast_batch *b, struct wrow *out)
 {
-    size_t n = b->nrows;
-    struct key_ref *refs = xcalloc(n ? n : 1, sizeof *refs);
-    for (size_t r = 0; r < n; r++)
-        refs[r] = (struct key_ref){feast_batch_key(b, r), b->rows[r].key_len, r};
-    qsort(refs, n, sizeof *refs, key_ref_cmp);
+    size_t n = b->nrows, cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    size_t *slot = xcalloc(cap, sizeof *slot);  /* 1 + index into out; 0 = free */
     size_t nout = 0;
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        bool queued = false;
-        int64_t latest = 0;
-        struct wrow pick = {0};
-        for (; j < n && refs[j].n == refs[i].n && memcmp(refs[j].p, refs[i].p, refs[i].n) == 0; j++) {
-            struct wrow w = {refs[j].row, 0, 0};
-            ts_split(b->rows[w.row].event_ns, &w.sec, &w.nanos);
-            int64_t t = ts_value(w.sec, w.nanos);
-            int64_t eff = queued && latest > 0 ? latest : 0;  /* max(prev = 0, queued) */
-            if (eff != 0 && t <= eff)
-                continue;
-            pick = w;
-            latest = t;
-            queued = true;
+    for (size_t r = 0; r < n; r++) {
+        struct wrow w = wrow_of(b, r);
+        size_t h = feast_murmur3_32(feast_batch_key(b, r), b->rows[r].key_len, 0) & (cap - 1);
+        while (slot[h] && !same_key(b, out[slot[h] - 1].row, r))
+            h = (h + 1) & (cap - 1);
+        if (!slot[h]) {
+            out[nout] = w;
+            slot[h] = ++nout;
+            continue;
         }
-        out[nout++] = pick;
-        i = j;
+        struct wrow *q = &out[slot[h] - 1];
+        int64_t latest = ts_value(q->sec, q->nanos), t = ts_value(w.sec, w.nanos);
+        if (latest > 0 && t <= latest)  /* Feast: max(prev = 0, queued) != 0 and new <= it */
+            continue;
+        *q = w;
     }
-    free(refs);
+    free(slot);
     return nout;
 }
-
-/* One EVALSHA: a range of picked rows. */
-struct call { size_t start, count; };
 
 struct writer {
     struct redis_store *s;
@@ -484,273 +631,149 @@ struct writer {
     const struct feast_view *view;
     const struct feast_batch *b;
     struct view_fields vf;
-    struct wrow *rows;
-    struct fbuf scratch;       /* keys and numbers of the call being built */
-    const char **argv;
-    size_t *lens;
-    size_t argv_cap;
-    uint64_t written;
+    struct wrow *rows;         /* the rows to consider, in sending order */
+    bool *newer;               /* per rows[i]: newer than the stored time (read pipeline) */
+    char (*field_resp)[FIELD_RESP]; /* per feature: its field name in RESP */
+    char ttl[32];              /* key_ttl_seconds as text; "" for none */
+    size_t ttl_len;
 };
 
-static size_t row_bytes(const struct writer *w, size_t row)
+static const char *row_key_desc(const struct writer *w, size_t i, char buf[KEY_DESC_MAX])
 {
-    size_t n = w->b->rows[row].key_len + w->project_len + 64;
-    for (size_t f = 0; f < w->vf.n; f++)
-        n += feast_batch_cell(w->b, row, f)->val_len + 16;
-    return n;
+    size_t row = w->rows[i].row;
+    return key_desc(buf, feast_batch_key(w->b, row), w->b->rows[row].key_len);
 }
 
-static void argv_reserve(struct writer *w, size_t argc)
+/* HGET <key+project> _ts:<view> */
+static int add_hget(struct writer *w, struct pipe *p, size_t i, struct ferry_err *err)
 {
-    if (argc <= w->argv_cap)
-        return;
-    w->argv = xrealloc(w->argv, argc * sizeof *w->argv);
-    w->lens = xrealloc(w->lens, argc * sizeof *w->lens);
-    w->argv_cap = argc;
-}
-
-/* Appends the EVALSHA for one call to the pipeline; returns the bytes appended (about). */
-static int append_call(struct writer *w, const struct call *c, size_t *bytes, struct ferry_err *err)
-{
-    const struct feast_batch *b = w->b;
-    size_t nf = w->vf.n, argc = 3 + c->count + 3 + nf + c->count * (3 + nf);
-    argv_reserve(w, argc);
-    /* Pass 1: the bytes that are not already in stable memory, by offset (the buffer may move). */
-    fbuf_reset(&w->scratch);
-    char ttl[32], nfs[32], nkeys[32];
-    snprintf(ttl, sizeof ttl, "%" PRId64, w->s->ttl);
-    snprintf(nfs, sizeof nfs, "%zu", nf);
-    snprintf(nkeys, sizeof nkeys, "%zu", c->count);
-    size_t *offs = xcalloc(c->count * 4 + 1, sizeof *offs);  /* key, sec, nanos, ts; each then end */
-    int rc = 0;
-    for (size_t k = 0; k < c->count && !rc; k++) {
-        const struct wrow *r = &w->rows[c->start + k];
-        unsigned char ts[TS_BYTES_MAX];
-        size_t tn = ts_encode(ts, r->sec, r->nanos);
-        offs[k * 4] = w->scratch.len;
-        rc = fbuf_add(&w->scratch, feast_batch_key(b, r->row), b->rows[r->row].key_len);
-        if (!rc) rc = fbuf_add(&w->scratch, w->project, w->project_len);
-        if (!rc) { offs[k * 4 + 1] = w->scratch.len; rc = fbuf_addf(&w->scratch, "%" PRId64, r->sec); }
-        if (!rc) { offs[k * 4 + 2] = w->scratch.len; rc = fbuf_addf(&w->scratch, "%" PRId32, r->nanos); }
-        if (!rc) { offs[k * 4 + 3] = w->scratch.len; rc = fbuf_add(&w->scratch, ts, tn); }
-    }
-    offs[c->count * 4] = w->scratch.len;
-    if (rc) {
-        free(offs);
-        return ferry_errf(err, rc, "%s: view %s: one script call exceeds %zu bytes", w->s->where, w->view->name,
-                          w->scratch.max);
-    }
-    /* Pass 2: the argument vector. */
-    const char *sc = w->scratch.data ? w->scratch.data : "";
-    size_t a = 0;
-#define ARG(p, n) (w->argv[a] = (p), w->lens[a] = (n), a++)
-#define SCR(i) ARG(sc + offs[(i)], offs[(i) + 1] - offs[(i)])
-    ARG("EVALSHA", 7);
-    ARG(w->s->sha, 40);
-    ARG(nkeys, strlen(nkeys));
-    for (size_t k = 0; k < c->count; k++)
-        SCR(k * 4);
-    ARG(w->vf.ts, strlen(w->vf.ts));
-    ARG(ttl, strlen(ttl));
-    ARG(nfs, strlen(nfs));
-    for (size_t f = 0; f < nf; f++)
-        ARG((const char *)w->vf.hash[f], 4);
-    for (size_t k = 0; k < c->count; k++) {
-        size_t row = w->rows[c->start + k].row;
-        SCR(k * 4 + 1);
-        SCR(k * 4 + 2);
-        SCR(k * 4 + 3);
-        for (size_t f = 0; f < nf; f++) {
-            const struct feast_batch_cell *cell = feast_batch_cell(b, row, f);
-            ARG(cell->val_len ? b->bytes.data + cell->val_off : "", cell->val_len);
-        }
-    }
-#undef SCR
-#undef ARG
-    free(offs);
-    *bytes = 0;
-    for (size_t i = 0; i < a; i++)
-        *bytes += w->lens[i] + 16;
-    /* hiredis copies the arguments into its output buffer, so scratch can be reused right away. */
-    if (redisAppendCommandArgv(w->s->c, (int)a, w->argv, w->lens) != REDIS_OK)
-        return conn_err(w->s, err, "cannot queue a write");
+    size_t row = w->rows[i].row, kn = w->b->rows[row].key_len;
+    size_t need = head_len(3) + bulk_len(4) + bulk_len(kn + w->project_len) + bulk_len(w->vf.ts_len);
+    char *o = pipe_reserve(p, need, w->view->name, err);
+    if (!o)
+        return p->rc;
+    o = put_head(o, '*', 3);
+    o = put_bulk(o, "HGET", 4);
+    o = put_bulk2(o, feast_batch_key(w->b, row), kn, w->project, w->project_len);
+    o = put_bulk(o, w->vf.ts, w->vf.ts_len);
+    pipe_commit(p, o);
     return 0;
 }
 
-static int load_script(struct redis_store *s, struct ferry_err *err)
-{
-    const char *av[] = {"SCRIPT", "LOAD", write_script};
-    redisReply *r = command(s, 3, av, NULL, "cannot load the write script (SCRIPT LOAD)", err);
-    if (!r)
-        return err ? err->code : FERRY_ESTORE;
-    int rc = 0;
-    if (r->type != REDIS_REPLY_STRING || r->len != 40)
-        rc = ferry_errf(err, FERRY_ESTORE, "%s: SCRIPT LOAD answered something other than a SHA1", s->where);
-    else
-        memcpy(s->sha, r->str, 41);
-    freeReplyObject(r);
-    return rc;
-}
-
-/* Reads the replies of calls[0..n); calls whose script was missing (NOSCRIPT: the server restarted
- * or SCRIPT FLUSH ran; nothing was executed) are moved to the front of calls, *nretry of them. */
-static int drain_calls(struct writer *w, struct call *calls, size_t n, size_t *nretry, struct ferry_err *err)
-{
-    int rc = 0;
-    *nretry = 0;
-    for (size_t i = 0; i < n; i++) {
-        void *rv = NULL;
-        if (redisGetReply(w->s->c, &rv) != REDIS_OK || !rv)
-            return conn_err(w->s, err, "write failed");
-        redisReply *r = rv;
-        if (rc) {
-            /* keep reading so the connection stays in step; the first error is the one reported */
-        } else if (r->type == REDIS_REPLY_ERROR && r->len >= 8 && memcmp(r->str, "NOSCRIPT", 8) == 0) {
-            calls[(*nretry)++] = calls[i];
-        } else if (r->type == REDIS_REPLY_ERROR) {
-            char kd[96];
-            const struct wrow *first = &w->rows[calls[i].start];
-            rc = ferry_errf(err, FERRY_ESTORE, "%s: view %s: write of %zu keys from key %s failed: %.*s", w->s->where,
-                            w->view->name, calls[i].count,
-                            key_desc(kd, feast_batch_key(w->b, first->row), w->b->rows[first->row].key_len),
-                            (int)r->len, r->str);
-        } else if (r->type != REDIS_REPLY_STRING || r->len != calls[i].count) {
-            rc = ferry_errf(err, FERRY_ESTORE, "%s: view %s: unexpected answer from the write script", w->s->where,
-                            w->view->name);
-        } else {
-            for (size_t k = 0; k < r->len; k++)
-                w->written += r->str[k] == '1';
-        }
-        freeReplyObject(r);
-    }
-    return rc;
-}
-
-/* Sends calls[0..n) and reads their replies, reloading the script once if the server lost it. */
-static int flush_calls(struct writer *w, struct call *calls, size_t n, struct ferry_err *err)
-{
-    size_t nretry = 0;
-    int rc = drain_calls(w, calls, n, &nretry, err);
-    if (rc || !nretry)
-        return rc;
-    if ((rc = load_script(w->s, err)))
-        return rc;
-    for (size_t i = 0; i < nretry && !rc; i++) {
-        size_t bytes;
-        rc = append_call(w, &calls[i], &bytes, err);
-    }
-    if (rc)
-        drop_conn(w->s);  /* some retries were queued and will never be read */
-    else {
-        size_t again = 0;
-        rc = drain_calls(w, calls, nretry, &again, err);
-        if (!rc && again)
-            rc = ferry_errf(err, FERRY_ESTORE, "%s: the write script disappears right after SCRIPT LOAD", w->s->where);
-    }
-    return rc;
-}
-
-static int write_dedup(struct writer *w, struct ferry_err *err)
-{
-    size_t npicked = pick_rows(w->b, w->rows);
-    int rc = w->s->sha[0] ? 0 : load_script(w->s, err);
-    struct call *calls = xcalloc(npicked + 1, sizeof *calls);
-    size_t ncalls = 0, window = 0;
-    for (size_t i = 0; !rc && i < npicked;) {
-        struct call c = {i, 0};
-        size_t bytes = 0;
-        while (i < npicked && c.count < KEYS_PER_CALL && (c.count == 0 || bytes < CALL_BYTES)) {
-            bytes += row_bytes(w, w->rows[i].row);
-            c.count++;
-            i++;
-        }
-        size_t sent = 0;
-        if ((rc = append_call(w, &c, &sent, err)))
-            break;
-        calls[ncalls++] = c;
-        window += sent;
-        if (window >= WINDOW_BYTES || i == npicked) {
-            rc = flush_calls(w, calls, ncalls, err);
-            ncalls = 0;
-            window = 0;
-        }
-    }
-    if (rc && ncalls)
-        drop_conn(w->s);  /* replies of queued calls were never read */
-    free(calls);
-    return rc;
-}
-
-/* skip_dedup: true (Feast v0.66): every row is written in input order with no read, so the last row
- * of a key wins and an older row replaces a newer stored one, as in Feast. */
-static int write_plain(struct writer *w, struct ferry_err *err)
+/* HSET <key+project> _ts:<view> <Timestamp> <field_1> <value_1> ... in the view's feature order,
+ * then EXPIRE <key+project> <ttl> when key_ttl_seconds is set. */
+static int add_hset(struct writer *w, struct pipe *p, size_t i, struct ferry_err *err)
 {
     const struct feast_batch *b = w->b;
-    size_t nf = w->vf.n, argc = 4 + 2 * nf;
-    argv_reserve(w, argc);
-    char ttl[32];
-    snprintf(ttl, sizeof ttl, "%" PRId64, w->s->ttl);
-    size_t pending = 0, window = 0;
-    int rc = 0;
-    for (size_t r = 0; r < b->nrows && !rc; r++) {
-        int64_t sec;
-        int32_t nanos;
-        unsigned char ts[TS_BYTES_MAX];
-        ts_split(b->rows[r].event_ns, &sec, &nanos);
-        size_t tn = ts_encode(ts, sec, nanos);
-        fbuf_reset(&w->scratch);
-        if ((rc = fbuf_add(&w->scratch, feast_batch_key(b, r), b->rows[r].key_len)) ||
-            (rc = fbuf_add(&w->scratch, w->project, w->project_len))) {
-            rc = ferry_errf(err, rc, "%s: view %s: key too long", w->s->where, w->view->name);
-            break;
-        }
-        size_t a = 0;
-        w->argv[a] = "HSET"; w->lens[a++] = 4;
-        w->argv[a] = w->scratch.data; w->lens[a++] = w->scratch.len;
-        w->argv[a] = w->vf.ts; w->lens[a++] = strlen(w->vf.ts);
-        w->argv[a] = (const char *)ts; w->lens[a++] = tn;
-        for (size_t f = 0; f < nf; f++) {
-            const struct feast_batch_cell *c = feast_batch_cell(b, r, f);
-            w->argv[a] = (const char *)w->vf.hash[f]; w->lens[a++] = 4;
-            w->argv[a] = c->val_len ? b->bytes.data + c->val_off : ""; w->lens[a++] = c->val_len;
-        }
-        if (redisAppendCommandArgv(w->s->c, (int)a, w->argv, w->lens) != REDIS_OK) {
-            rc = conn_err(w->s, err, "cannot queue a write");
-            break;
-        }
-        pending++;
-        window += row_bytes(w, r);
-        if (w->s->ttl > 0) {
-            const char *av[] = {"EXPIRE", w->scratch.data, ttl};
-            size_t al[] = {6, w->scratch.len, strlen(ttl)};
-            if (redisAppendCommandArgv(w->s->c, 3, av, al) != REDIS_OK) {
-                rc = conn_err(w->s, err, "cannot queue a write");
-                break;
-            }
-            pending++;
-        }
-        if (window < WINDOW_BYTES && r + 1 < b->nrows)
-            continue;
-        for (; pending; pending--) {
-            void *rv = NULL;
-            if (redisGetReply(w->s->c, &rv) != REDIS_OK || !rv) {
-                rc = conn_err(w->s, err, "write failed");
-                pending = 0;
-                break;
-            }
-            redisReply *rep = rv;
-            if (!rc && rep->type == REDIS_REPLY_ERROR)
-                rc = ferry_errf(err, FERRY_ESTORE, "%s: view %s: write failed: %.*s", w->s->where, w->view->name,
-                                (int)rep->len, rep->str);
-            freeReplyObject(rep);
-        }
-        window = 0;
+    const struct wrow *r = &w->rows[i];
+    size_t nf = w->vf.n, kn = b->rows[r->row].key_len;
+    unsigned char ts[TS_BYTES_MAX];
+    size_t tn = ts_encode(ts, r->sec, r->nanos);
+    size_t need = head_len(4 + 2 * nf) + bulk_len(4) + bulk_len(kn + w->project_len) + bulk_len(w->vf.ts_len) +
+                  bulk_len(tn) + nf * FIELD_RESP;
+    for (size_t f = 0; f < nf; f++)
+        need += bulk_len(feast_batch_cell(b, r->row, f)->val_len);
+    if (w->ttl_len)
+        need += head_len(3) + bulk_len(6) + bulk_len(kn + w->project_len) + bulk_len(w->ttl_len);
+    char *o = pipe_reserve(p, need, w->view->name, err);
+    if (!o)
+        return p->rc;
+    const unsigned char *key = feast_batch_key(b, r->row);
+    o = put_head(o, '*', 4 + 2 * nf);
+    o = put_bulk(o, "HSET", 4);
+    o = put_bulk2(o, key, kn, w->project, w->project_len);
+    o = put_bulk(o, w->vf.ts, w->vf.ts_len);
+    o = put_bulk(o, ts, tn);
+    for (size_t f = 0; f < nf; f++) {
+        const struct feast_batch_cell *c = feast_batch_cell(b, r->row, f);
+        memcpy(o, w->field_resp[f], FIELD_RESP);
+        o = put_bulk(o + FIELD_RESP, c->val_len ? b->bytes.data + c->val_off : "", c->val_len);
     }
-    if (rc && pending)
-        drop_conn(w->s);
-    if (!rc)
-        w->written = b->nrows;
-    return rc;
+    if (w->ttl_len) {
+        pipe_commit(p, o);
+        o = put_head(o, '*', 3);
+        o = put_bulk(o, "EXPIRE", 6);
+        o = put_bulk2(o, key, kn, w->project, w->project_len);
+        o = put_bulk(o, w->ttl, w->ttl_len);
+    }
+    pipe_commit(p, o);
+    return 0;
+}
+
+/* Reply i of the read pipeline: the stored _ts of rows[i], or nil. */
+static int on_stored_ts(void *ctx, size_t i, const redisReply *r, struct ferry_err *err)
+{
+    struct writer *w = ctx;
+    char kd[KEY_DESC_MAX];
+    if (r->type == REDIS_REPLY_NIL) {
+        w->newer[i] = true;
+        return 0;
+    }
+    if (r->type == REDIS_REPLY_ERROR)
+        return ferry_errf(err, FERRY_ESTORE, "%s: view %s: key %s: reading the stored %s failed: %.*s", w->s->where,
+                          w->view->name, row_key_desc(w, i, kd), w->vf.ts, (int)r->len, r->str);
+    int64_t ps = 0;
+    int32_t pn = 0;
+    if (r->type != REDIS_REPLY_STRING || ts_parse((const unsigned char *)r->str, r->len, &ps, &pn) != 0)
+        return ferry_errf(err, FERRY_ESTORE, "%s: view %s: key %s: cannot decode the stored %s as a protobuf "
+                          "Timestamp; nothing of this batch was written", w->s->where, w->view->name,
+                          row_key_desc(w, i, kd), w->vf.ts);
+    w->newer[i] = !stored_wins(ps, pn, w->rows[i].sec, w->rows[i].nanos);
+    return 0;
+}
+
+/* Feast's pipeline 1: reads the stored _ts of rows[0..n) and keeps, in order, the rows that are
+ * newer; *n becomes their number. Every reply is read before anything is written, so a stored _ts
+ * that cannot be decoded fails the batch with nothing of it written. */
+static int keep_newer(struct writer *w, size_t *n, struct ferry_err *err)
+{
+    struct pipe p;
+    pipe_init(&p, w->s, on_stored_ts, w);
+    w->newer = xcalloc(*n ? *n : 1, sizeof *w->newer);
+    for (size_t i = 0; i < *n && !p.rc; i++)
+        if (!add_hget(w, &p, i, err))
+            pipe_maybe_send(&p, err);
+    int rc = pipe_end(&p, err);
+    if (rc)
+        return rc;
+    size_t k = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (w->newer[i])
+            w->rows[k++] = w->rows[i];
+    *n = k;
+    return 0;
+}
+
+/* Reply i of the write pipeline: HSET (and EXPIRE, when set) answer integers. */
+static int on_written(void *ctx, size_t i, const redisReply *r, struct ferry_err *err)
+{
+    struct writer *w = ctx;
+    size_t row = w->ttl_len ? i / 2 : i;
+    char kd[KEY_DESC_MAX];
+    if (r->type == REDIS_REPLY_ERROR)
+        return ferry_errf(err, FERRY_ESTORE, "%s: view %s: key %s: write failed: %.*s", w->s->where, w->view->name,
+                          row_key_desc(w, row, kd), (int)r->len, r->str);
+    if (r->type != REDIS_REPLY_INTEGER)
+        return ferry_errf(err, FERRY_ESTORE, "%s: view %s: key %s: unexpected answer to %s", w->s->where,
+                          w->view->name, row_key_desc(w, row, kd), w->ttl_len && i % 2 ? "EXPIRE" : "HSET");
+    return 0;
+}
+
+/* Feast's pipeline 2: HSET (+ EXPIRE) for rows[0..n), in order. */
+static int write_rows(struct writer *w, size_t n, struct ferry_err *err)
+{
+    struct pipe p;
+    pipe_init(&p, w->s, on_written, w);
+    for (size_t i = 0; i < n && !p.rc; i++)
+        if (!add_hset(w, &p, i, err))
+            pipe_maybe_send(&p, err);
+    return pipe_end(&p, err);
+}
+
+/* Whether this store's begin_view found the database empty for this view's run. */
+static bool blind_for(const struct redis_store *s, const char *project, const struct feast_view *view)
+{
+    return s->blind_view && str_eq(s->blind_view, view->name) && str_eq(s->blind_project, project);
 }
 
 static int redis_write(struct online_store *st, const char *project, const struct feast_view *view,
@@ -764,18 +787,66 @@ static int redis_write(struct online_store *st, const char *project, const struc
         return rc;
     struct writer w = {.s = s, .project = project, .project_len = strlen(project), .view = view, .b = b};
     fields_init(&w.vf, view->name, (const char *const *)b->schema->feature_names, b->schema->nfeatures);
-    fbuf_init(&w.scratch, (size_t)64 << 20);
+    if (s->ttl > 0)
+        w.ttl_len = (size_t)snprintf(w.ttl, sizeof w.ttl, "%" PRId64, s->ttl);
+    w.field_resp = xcalloc(w.vf.n ? w.vf.n : 1, sizeof *w.field_resp);
+    for (size_t f = 0; f < w.vf.n; f++)
+        put_bulk(w.field_resp[f], w.vf.hash[f], 4);
     w.rows = xcalloc(b->nrows, sizeof *w.rows);
-    rc = s->skip_dedup ? write_plain(&w, err) : write_dedup(&w, err);
-    if (!rc) {
-        stats->rows_written = w.written;
-        stats->rows_skipped = b->nrows - w.written;
+    size_t n = b->nrows;
+    if (s->skip_dedup) {
+        /* skip_dedup: true (Feast v0.66): every row in input order with no read, so the last row of
+         * a key wins and an older row replaces a newer stored one, as in Feast. */
+        for (size_t r = 0; r < n; r++)
+            w.rows[r] = wrow_of(b, r);
+    } else {
+        n = pick_rows(b, w.rows);
+        if (!blind_for(s, project, view))
+            rc = keep_newer(&w, &n, err);
+    }
+    if (!rc)
+        rc = write_rows(&w, n, err);
+    if (rc)
+        end_blind(s);  /* part of the batch may be written: the store is no longer known to be empty */
+    else {
+        stats->rows_written = n;
+        stats->rows_skipped = b->nrows - n;
     }
     free(w.rows);
-    free(w.argv);
-    free(w.lens);
-    fbuf_cleanup(&w.scratch);
+    free(w.newer);
+    free(w.field_resp);
     fields_cleanup(&w.vf);
+    return rc;
+}
+
+/* The start of one view's run. On an empty database the run writes without reading the stored _ts:
+ * nothing is stored for any key, the run's one offline pull yields at most one row per entity key
+ * (so the run writes each key at most once, and never reads back its own rows), and the service
+ * never runs two jobs of one view at once. Other views' jobs may write meanwhile; they never touch
+ * this view's _ts field. Any non-empty database (even with only other projects' keys) is read as
+ * usual. An uncoordinated writer of the same view during the run (see the top of this file) could
+ * have its rows overwritten for the whole run instead of between one read and one write. */
+static int redis_begin_view(struct online_store *st, const char *project, const struct feast_view *view,
+                            struct ferry_err *err)
+{
+    struct redis_store *s = impl(st);
+    end_blind(s);
+    if (s->skip_dedup)
+        return 0;  /* never reads anyway */
+    int rc = ensure_conn(s, err);
+    if (rc)
+        return rc;
+    const char *av[] = {"DBSIZE"};
+    redisReply *r = command(s, 1, av, NULL, "DBSIZE failed", err);
+    if (!r)
+        return err ? err->code : FERRY_ESTORE;
+    if (r->type != REDIS_REPLY_INTEGER)
+        rc = ferry_errf(err, FERRY_ESTORE, "%s: unexpected answer to DBSIZE", s->where);
+    else if (r->integer == 0) {
+        s->blind_view = xstrdup(view->name);
+        s->blind_project = xstrdup(project);
+    }
+    freeReplyObject(r);
     return rc;
 }
 
@@ -786,7 +857,7 @@ static int take_reply(struct redis_store *s, const struct feast_view *view, cons
                       size_t k, struct online_read_result *out, struct ferry_err *err)
 {
     size_t nf = out->nfeatures;
-    char kd[96];
+    char kd[KEY_DESC_MAX];
     if (r->type == REDIS_REPLY_ERROR)
         return ferry_errf(err, FERRY_ESTORE, "%s: view %s: reading key %s failed: %.*s", s->where, view->name,
                           key_desc(kd, key->data, key->len), (int)r->len, r->str);
@@ -897,6 +968,7 @@ const struct online_store_type online_redis_type = {
     .writes_value_text = false,   /* Feast's Redis hashes hold only the Value bytes */
     .open = redis_open,
     .prepare = redis_prepare,
+    .begin_view = redis_begin_view,
     .write = redis_write,
     .read = redis_read,
     .close = redis_close,
