@@ -72,7 +72,7 @@ static char *hex(const unsigned char *p, size_t n)
     return s;
 }
 
-static int collect(void *ctx, struct feast_batch **bp, struct ferry_err *err)
+int ot_collect(void *ctx, struct feast_batch **bp, struct ferry_err *err)
 {
     struct ot_got *g = ctx;
     struct feast_batch *b = *bp;
@@ -101,8 +101,26 @@ static int collect(void *ctx, struct feast_batch **bp, struct ferry_err *err)
         if (!o->vals)
             o->vals = xstrdup("");
     }
-    feast_batch_reset(b);
+    struct feast_batch *nb = xmalloc(sizeof *nb);
+    if (feast_batch_init(nb, b->schema, b->cap_rows) != 0)
+        test_fail(__FILE__, __LINE__, "feast_batch_init");
+    feast_batch_cleanup(b);
+    free(b);
+    *bp = nb;
+    if (g->cancel_on_emit)
+        *g->cancel_on_emit = 1;
+    if (g->fail_emit)
+        return ferry_errf(err, g->fail_emit, "test emit refused");
     return 0;
+}
+
+void ot_got_cleanup(struct ot_got *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->rows[i].key);
+        free(g->rows[i].vals);
+    }
+    free(g->rows);
 }
 
 void ot_run_init(struct ot_run *r, const struct ferry_config *cfg, const struct feast_view *v,
@@ -114,7 +132,7 @@ void ot_run_init(struct ot_run *r, const struct ferry_config *cfg, const struct 
     if (feast_schema_init(&r->schema, v, 3, &r->err) != 0)
         test_fail(__FILE__, __LINE__, "schema: %s", r->err.msg);
     r->pull = (struct offline_pull){.view = v, .schema = &r->schema, .start_ns = start, .end_ns = end,
-                                    .batch_rows = batch, .emit = collect, .ctx = &r->got,
+                                    .batch_rows = batch, .emit = ot_collect, .ctx = &r->got,
                                     .cancel = &r->cancel};
 }
 
@@ -124,11 +142,7 @@ void ot_run_cleanup(struct ot_run *r)
 {
     offline_close(r->st);
     feast_schema_cleanup(&r->schema);
-    for (size_t i = 0; i < r->got.n; i++) {
-        free(r->got.rows[i].key);
-        free(r->got.rows[i].vals);
-    }
-    free(r->got.rows);
+    ot_got_cleanup(&r->got);
 }
 
 static char *keyn(size_t n, const char *const *names, const struct feast_scalar *v)
@@ -272,3 +286,43 @@ const char *ot_odbc_connstr(void)
 }
 
 void ot_config_cleanup(struct ferry_config *cfg) { config_cleanup(cfg); }
+
+void ot_streams_many_rows(struct ferry_config *cfg, int kind, int nkeys, int nrows, const char *label)
+{
+    PGconn *c = ot_pg_connect();
+    const char *sc = ot_pg_schema(c);
+    PQclear(ot_pg_sql(c, "CREATE TABLE %s.big AS SELECT (g %% %d)::int8 AS id, g::float8 AS v, "
+                      "timestamptz '2021-01-01 00:00:00+00' + g * interval '1 second' AS ts "
+                      "FROM generate_series(1, %d) AS g", sc, nkeys, nrows));
+    PGresult *want = ot_pg_sql(c, "SELECT count(*), sum(m) FROM (SELECT id, max(v) AS m FROM %s.big "
+                               "WHERE ts >= '2021-01-01 00:00:10+00' AND ts <= '2021-01-03 00:00:00+00' "
+                               "GROUP BY id) AS x", sc);
+    long long want_n = atoll(PQgetvalue(want, 0, 0));
+    double want_sum = atof(PQgetvalue(want, 0, 1));
+    PQclear(want);
+    PQfinish(c);
+    char *table = xasprintf("%s.big", sc);
+    struct feast_view v;
+    ot_view_init(&v, "big", kind, table, "ts", NULL);
+    ot_view_key(&v, "id", FEAST_VT_INT64);
+    ot_view_feat(&v, "v", FEAST_VT_DOUBLE);
+    struct ot_run r;
+    ot_run_init(&r, cfg, &v, ot_utc(2021, 1, 1, 0, 0, 10, 0), ot_utc(2021, 1, 3, 0, 0, 0, 0), 1000);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ASSERT_OK(ot_run_pull(&r), &r.err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    fprintf(stderr, "  %s pull: %zu latest rows of %d in %.3fs (%.0f source rows/s)\n", label, r.got.n, nrows,
+            secs, nrows / secs);
+    ASSERT_EQ_INT(r.got.n, want_n);
+    ASSERT_EQ_INT(r.got.max_batch, 1000);
+    double sum = 0;
+    for (size_t i = 0; i < r.got.n; i++)
+        sum += atof(r.got.rows[i].vals);
+    ASSERT_EQ_DBL(sum, want_sum);
+    ot_run_cleanup(&r);
+    feast_view_cleanup(&v);
+    free(table);
+    config_cleanup(cfg);
+}

@@ -26,7 +26,18 @@ void ot_view_feat(struct feast_view *v, const char *name, int vt);
 void ot_view_map(struct feast_view *v, const char *src, const char *dst);
 
 struct ot_row { char *key; int64_t ev, cr; char *vals; };   /* key in hex, values JSON joined by '|' */
-struct ot_got { size_t n, cap; struct ot_row *rows; int emits; size_t max_batch; };
+struct ot_got {
+    size_t n, cap;
+    struct ot_row *rows;
+    int emits;
+    size_t max_batch;
+    volatile int *cancel_on_emit;   /* set to 1 by the first emit, when not NULL */
+    int fail_emit;                  /* emit returns this (0: accepts every batch) */
+};
+/* An offline_pull emit (ctx = struct ot_got): decodes every row, then hands back a fresh batch as
+ * the engine does, so ownership transfer is exercised. */
+int ot_collect(void *ctx, struct feast_batch **bp, struct ferry_err *err);
+void ot_got_cleanup(struct ot_got *g);
 
 struct ot_run {
     struct offline_store *st;
@@ -60,5 +71,9 @@ void ot_pg_config(struct ferry_config *cfg);
 /* An ODBC connection string for the same server through Debian's "PostgreSQL Unicode" driver. */
 const char *ot_odbc_connstr(void);
 void ot_config_cleanup(struct ferry_config *cfg);
+/* Pulls the latest of `nrows` PostgreSQL rows over `nkeys` keys in batches of 1000 through the store
+ * of cfg (a table source of `kind`), checks no batch exceeds 1000 rows and the values against an
+ * independent GROUP BY/max query, and prints the rate under `label`. Cleans up cfg. */
+void ot_streams_many_rows(struct ferry_config *cfg, int kind, int nkeys, int nrows, const char *label);
 
 #endif

@@ -20,6 +20,7 @@
 #include "core/util.h"
 #include "feast/feast.h"
 #include "offline/offline.h"
+#include "offline_testlib.h"
 
 /* ---- an independent DuckDB for making files and computing expectations ---- */
 
@@ -125,126 +126,14 @@ static void view_map(struct feast_view *v, const char *src, const char *dst)
     s->field_mapping[s->nfield_mapping++] = (struct feast_kv){xstrdup(src), xstrdup(dst)};
 }
 
-/* ---- collecting emitted rows ---- */
-
-struct row {
-    char *key;        /* hex of the serialized entity key */
-    int64_t ev, cr;
-    char *vals;       /* feature values as JSON, joined by '|' */
-};
-
-struct got {
-    size_t n, cap;
-    struct row *rows;
-    int emits;
-    size_t max_batch;
-    volatile int *cancel_on_emit;   /* set to 1 by the first emit, when not NULL */
-    int fail_emit;                  /* emit returns this */
-};
-
-static char *hex(const unsigned char *p, size_t n)
-{
-    char *s = xmalloc(2 * n + 1);
-    for (size_t i = 0; i < n; i++)
-        sprintf(s + 2 * i, "%02x", p[i]);
-    s[2 * n] = 0;
-    return s;
-}
-
-static int collect(void *ctx, struct feast_batch **bp, struct ferry_err *err)
-{
-    struct got *g = ctx;
-    struct feast_batch *b = *bp;
-    g->emits++;
-    if (b->nrows > g->max_batch)
-        g->max_batch = b->nrows;
-    for (size_t r = 0; r < b->nrows; r++) {
-        if (g->n == g->cap) {
-            g->cap = g->cap ? 2 * g->cap : 16;
-            g->rows = xrealloc(g->rows, g->cap * sizeof *g->rows);
-        }
-        struct row *o = &g->rows[g->n++];
-        o->key = hex(feast_batch_key(b, r), b->rows[r].key_len);
-        o->ev = b->rows[r].event_ns;
-        o->cr = b->rows[r].created_ns;
-        struct fbuf j;
-        fbuf_init(&j, 1 << 20);
-        for (size_t f = 0; f < b->schema->nfeatures; f++) {
-            const struct feast_batch_cell *c = feast_batch_cell(b, r, f);
-            if (f)
-                fbuf_addc(&j, '|');
-            if (feast_value_to_json(b->bytes.data + c->val_off, c->val_len, &j, err) != 0)
-                test_fail(__FILE__, __LINE__, "value_to_json: %s", err->msg);
-        }
-        o->vals = fbuf_take(&j, NULL);
-        if (!o->vals)
-            o->vals = xstrdup("");
-    }
-    /* Hand back a fresh batch, as the engine does, so ownership transfer is exercised. */
-    struct feast_batch *nb = xmalloc(sizeof *nb);
-    if (feast_batch_init(nb, b->schema, b->cap_rows) != 0)
-        test_fail(__FILE__, __LINE__, "feast_batch_init");
-    feast_batch_cleanup(b);
-    free(b);
-    *bp = nb;
-    if (g->cancel_on_emit)
-        *g->cancel_on_emit = 1;
-    if (g->fail_emit)
-        return ferry_errf(err, g->fail_emit, "test emit refused");
-    return 0;
-}
-
-static void got_cleanup(struct got *g)
-{
-    for (size_t i = 0; i < g->n; i++) {
-        free(g->rows[i].key);
-        free(g->rows[i].vals);
-    }
-    free(g->rows);
-}
-
-/* Hex of the v3 entity key of one or two keys, computed by the key serializer directly. */
-static char *key1(const char *name, int vt, int64_t i, const char *s)
-{
-    struct feast_scalar v = {.vtype = vt, .i = i, .s = s, .n = s ? strlen(s) : 0};
-    struct fbuf b;
-    fbuf_init(&b, 4096);
-    const char *names[] = {name};
-    if (feast_key_serialize(&b, 3, 1, names, &v, NULL) != 0)
-        test_fail(__FILE__, __LINE__, "key serialize");
-    char *h = hex((const unsigned char *)b.data, b.len);
-    fbuf_cleanup(&b);
-    return h;
-}
-
-static const struct row *find(const struct got *g, const char *key)
-{
-    const struct row *found = NULL;
-    for (size_t i = 0; i < g->n; i++)
-        if (strcmp(g->rows[i].key, key) == 0) {
-            if (found)
-                test_fail(__FILE__, __LINE__, "key %s emitted twice", key);
-            found = &g->rows[i];
-        }
-    return found;
-}
-
-static const struct row *find_int(const struct got *g, const char *name, int vt, int64_t v)
-{
-    char *k = key1(name, vt, v, NULL);
-    const struct row *r = find(g, k);
-    free(k);
-    return r;
-}
-
-/* ---- running a pull ---- */
+/* ---- running a pull (rows collected by offline_testlib's ot_collect) ---- */
 
 struct run {
     struct ferry_config cfg;
     struct offline_store *st;
     struct feast_schema schema;
     struct offline_pull pull;
-    struct got got;
+    struct ot_got got;
     struct ferry_err err;
     volatile int cancel;
 };
@@ -265,7 +154,7 @@ static void run_init(struct run *r, const struct feast_view *v, int64_t start, i
     if (feast_schema_init(&r->schema, v, 3, &r->err) != 0)
         test_fail(__FILE__, __LINE__, "schema: %s", r->err.msg);
     r->pull = (struct offline_pull){.view = v, .schema = &r->schema, .start_ns = start, .end_ns = end,
-                                    .batch_rows = batch, .emit = collect, .ctx = &r->got,
+                                    .batch_rows = batch, .emit = ot_collect, .ctx = &r->got,
                                     .cancel = &r->cancel};
 }
 
@@ -275,7 +164,7 @@ static void run_cleanup(struct run *r)
 {
     offline_close(r->st);
     feast_schema_cleanup(&r->schema);
-    got_cleanup(&r->got);
+    ot_got_cleanup(&r->got);
 }
 
 #define NS(sec) ((int64_t)(sec) * FERRY_NS_PER_SEC)
@@ -321,7 +210,7 @@ TEST(offline_driver_stats_latest_matches_independent_query)
     ASSERT_EQ_INT(r.pull.rows_out, n);
     ASSERT_EQ_INT(r.got.n, n);
     for (idx_t i = 0; i < n; i++) {
-        const struct row *o = find_int(&r.got, "driver_id", FEAST_VT_INT64, duckdb_value_int64(&q, 0, i));
+        const struct ot_row *o = ot_find_int(&r.got, "driver_id", FEAST_VT_INT64, duckdb_value_int64(&q, 0, i));
         ASSERT_TRUE(o != NULL);
         ASSERT_EQ_INT(o->ev, duckdb_value_int64(&q, 1, i));
         ASSERT_EQ_INT(o->cr, duckdb_value_int64(&q, 5, i));
@@ -360,16 +249,16 @@ TEST(offline_window_both_ends_inclusive)
     run_init(&r, &v, start, end, 100);
     ASSERT_OK(run_pull(&r), &r.err);
     ASSERT_EQ_INT(r.got.n, 2);
-    const struct row *a = find_int(&r.got, "k", FEAST_VT_INT64, 1);
-    const struct row *b = find_int(&r.got, "k", FEAST_VT_INT64, 2);
+    const struct ot_row *a = ot_find_int(&r.got, "k", FEAST_VT_INT64, 1);
+    const struct ot_row *b = ot_find_int(&r.got, "k", FEAST_VT_INT64, 2);
     ASSERT_TRUE(a && b);
     ASSERT_EQ_STR(a->vals, "11");
     ASSERT_EQ_INT(a->ev, start);
     ASSERT_EQ_INT(a->cr, FERRY_TIME_NONE);
     ASSERT_EQ_STR(b->vals, "20");
     ASSERT_EQ_INT(b->ev, end);
-    ASSERT_TRUE(find_int(&r.got, "k", FEAST_VT_INT64, 3) == NULL);
-    ASSERT_TRUE(find_int(&r.got, "k", FEAST_VT_INT64, 4) == NULL);
+    ASSERT_TRUE(ot_find_int(&r.got, "k", FEAST_VT_INT64, 3) == NULL);
+    ASSERT_TRUE(ot_find_int(&r.got, "k", FEAST_VT_INT64, 4) == NULL);
     run_cleanup(&r);
 
     /* A window bound between two microseconds: start = 1us before 2021-01-01 plus 1ns rounds up
@@ -377,7 +266,7 @@ TEST(offline_window_both_ends_inclusive)
     run_init(&r, &v, utc(2020, 12, 31, 23, 59, 59, 999999001), end, 100);
     ASSERT_OK(run_pull(&r), &r.err);
     ASSERT_EQ_INT(r.got.n, 2);
-    ASSERT_TRUE(find_int(&r.got, "k", FEAST_VT_INT64, 3) == NULL);
+    ASSERT_TRUE(ot_find_int(&r.got, "k", FEAST_VT_INT64, 3) == NULL);
     run_cleanup(&r);
     feast_view_cleanup(&v);
 }
@@ -408,14 +297,14 @@ TEST(offline_ties_broken_by_created)
         run_init(&r, &v, ALL_START - NS(86400), ALL_END, 100);
         ASSERT_OK(run_pull(&r), &r.err);
         ASSERT_EQ_INT(r.got.n, 3);
-        const struct row *a = find_int(&r.got, "k", FEAST_VT_INT64, 1);
+        const struct ot_row *a = ot_find_int(&r.got, "k", FEAST_VT_INT64, 1);
         ASSERT_TRUE(a != NULL);
         ASSERT_EQ_STR(a->vals, "\"b\"");
         ASSERT_EQ_INT(a->cr, utc(2021, 5, 3, 0, 0, 0, 0));
-        const struct row *b = find_int(&r.got, "k", FEAST_VT_INT64, 2);
+        const struct ot_row *b = ot_find_int(&r.got, "k", FEAST_VT_INT64, 2);
         ASSERT_TRUE(b != NULL);
         ASSERT_EQ_STR(b->vals, "\"y\"");
-        const struct row *c = find_int(&r.got, "k", FEAST_VT_INT64, 3);
+        const struct ot_row *c = ot_find_int(&r.got, "k", FEAST_VT_INT64, 3);
         ASSERT_TRUE(c != NULL);
         ASSERT_EQ_INT(c->ev, utc(1969, 12, 31, 23, 59, 59, 999999000));
         run_cleanup(&r);
@@ -455,8 +344,8 @@ static void check_against_distinct_on(const char *src, bool string_keys, const s
     ASSERT_EQ_INT(r.got.n, n);
     for (idx_t i = 0; i < n; i++) {
         char *id = duckdb_value_varchar(&q, 0, i);
-        char *k = string_keys ? key1("id", FEAST_VT_STRING, 0, id) : key1("id", FEAST_VT_INT64, strtoll(id, NULL, 10), NULL);
-        const struct row *o = find(&r.got, k);
+        char *k = string_keys ? ot_key1("id", FEAST_VT_STRING, 0, id) : ot_key1("id", FEAST_VT_INT64, strtoll(id, NULL, 10), NULL);
+        const struct ot_row *o = ot_find(&r.got, k);
         if (!o)
             test_fail(__FILE__, __LINE__, "store %s, partition_rows %" PRIu64 "%s: key %s missing",
                       c->store ? c->store : "sqlite", c->partition_rows, c->csv ? ", csv" : "", id);
@@ -547,7 +436,7 @@ TEST(offline_field_mapping_reads_source_columns)
     ASSERT_OK(offline_check(r.st, &r.pull, &r.err), &r.err);
     ASSERT_OK(run_pull(&r), &r.err);
     ASSERT_EQ_INT(r.got.n, 1);
-    const struct row *a = find_int(&r.got, "driver", FEAST_VT_INT64, 7);
+    const struct ot_row *a = ot_find_int(&r.got, "driver", FEAST_VT_INT64, 7);
     ASSERT_TRUE(a != NULL);
     ASSERT_EQ_STR(a->vals, "2.5");
     run_cleanup(&r);
@@ -570,7 +459,7 @@ TEST(offline_int32_string_and_multi_column_keys)
     run_init(&r, &v, ALL_START, ALL_END, 100);
     ASSERT_OK(run_pull(&r), &r.err);
     ASSERT_EQ_INT(r.got.n, 2);
-    const struct row *a = find_int(&r.got, "id", FEAST_VT_INT32, 5);
+    const struct ot_row *a = ot_find_int(&r.got, "id", FEAST_VT_INT32, 5);
     ASSERT_TRUE(a != NULL);
     ASSERT_EQ_STR(a->vals, "2");
     run_cleanup(&r);
@@ -582,8 +471,8 @@ TEST(offline_int32_string_and_multi_column_keys)
     run_init(&r, &v, ALL_START, ALL_END, 100);
     ASSERT_OK(run_pull(&r), &r.err);
     ASSERT_EQ_INT(r.got.n, 2);
-    char *k = key1("region", FEAST_VT_STRING, 0, "eu");
-    const struct row *e = find(&r.got, k);
+    char *k = ot_key1("region", FEAST_VT_STRING, 0, "eu");
+    const struct ot_row *e = ot_find(&r.got, k);
     free(k);
     ASSERT_TRUE(e != NULL);
     ASSERT_EQ_STR(e->vals, "3");
@@ -597,14 +486,8 @@ TEST(offline_int32_string_and_multi_column_keys)
     run_init(&r, &v, ALL_START, ALL_END, 100);
     ASSERT_OK(run_pull(&r), &r.err);
     ASSERT_EQ_INT(r.got.n, 3);
-    struct feast_scalar kv[2] = {{.vtype = FEAST_VT_STRING, .s = "us", .n = 2}, {.vtype = FEAST_VT_INT64, .i = 5}};
-    const char *names[2] = {"region", "id"};
-    struct fbuf kb;
-    fbuf_init(&kb, 4096);
-    ASSERT_OK(feast_key_serialize(&kb, 3, 2, names, kv, &r.err), &r.err);
-    k = hex((const unsigned char *)kb.data, kb.len);
-    fbuf_cleanup(&kb);
-    const struct row *m = find(&r.got, k);
+    k = ot_key2("region", FEAST_VT_STRING, 0, "us", "id", FEAST_VT_INT64, 5, NULL);
+    const struct ot_row *m = ot_find(&r.got, k);
     free(k);
     ASSERT_TRUE(m != NULL);
     ASSERT_EQ_STR(m->vals, "2");
@@ -632,7 +515,7 @@ TEST(offline_csv_source)
     ASSERT_OK(run_pull(&r), &r.err);
     ASSERT_EQ_INT(r.got.n, 2);
     /* 10:00+02:00 is 08:00 UTC, earlier than 09:30 UTC: bob wins. */
-    const struct row *a = find_int(&r.got, "user", FEAST_VT_INT64, 1);
+    const struct ot_row *a = ot_find_int(&r.got, "user", FEAST_VT_INT64, 1);
     ASSERT_TRUE(a != NULL);
     ASSERT_EQ_STR(a->vals, "0.7|\"bob\"");
     ASSERT_EQ_INT(a->ev, utc(2021, 3, 1, 9, 30, 0, 0));
@@ -774,7 +657,7 @@ TEST(offline_entityless_view_one_row)
     ASSERT_OK(run_pull(&r), &r.err);
     ASSERT_EQ_INT(r.got.n, 1);
     ASSERT_EQ_STR(r.got.rows[0].vals, "3");
-    char *k = key1(FEAST_DUMMY_ENTITY_ID, FEAST_VT_STRING, 0, "");
+    char *k = ot_key1(FEAST_DUMMY_ENTITY_ID, FEAST_VT_STRING, 0, "");
     ASSERT_EQ_STR(r.got.rows[0].key, k);
     free(k);
     run_cleanup(&r);
@@ -808,7 +691,7 @@ TEST(offline_small_batches_zipcodes)
     ASSERT_EQ_INT(r.got.max_batch, 1000);
     /* spot-check one zipcode's values against the file */
     tdb_sql(&t, &q, "SELECT zipcode, city, population FROM read_parquet('%s') ORDER BY zipcode LIMIT 1 OFFSET 777", fx);
-    const struct row *o = find_int(&r.got, "zipcode", FEAST_VT_INT64, duckdb_value_int64(&q, 0, 0));
+    const struct ot_row *o = ot_find_int(&r.got, "zipcode", FEAST_VT_INT64, duckdb_value_int64(&q, 0, 0));
     ASSERT_TRUE(o != NULL);
     char *city = duckdb_value_varchar(&q, 1, 0);
     char want_vals[256];
@@ -837,7 +720,7 @@ TEST(offline_small_batches_driver_stats)
     ASSERT_EQ_INT(r.got.n, 5);
     ASSERT_EQ_INT(r.pull.rows_out, 5);
     for (int d = 1001; d <= 1005; d++)
-        ASSERT_TRUE(find_int(&r.got, "driver_id", FEAST_VT_INT64, d) != NULL);
+        ASSERT_TRUE(ot_find_int(&r.got, "driver_id", FEAST_VT_INT64, d) != NULL);
     run_cleanup(&r);
     feast_view_cleanup(&v);
 }

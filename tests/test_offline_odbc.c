@@ -82,44 +82,9 @@ TEST(offline_odbc_query_source_and_types)
 /* Many rows through small batches against an independent GROUP BY/max query; prints the rate. */
 TEST(offline_odbc_streams_many_rows)
 {
-    PGconn *c = ot_pg_connect();
-    const char *sc = ot_pg_schema(c);
-    PQclear(ot_pg_sql(c, "CREATE TABLE %s.big AS SELECT (g %% 20000)::int8 AS id, g::float8 AS v, "
-                      "timestamptz '2021-01-01 00:00:00+00' + g * interval '1 second' AS ts "
-                      "FROM generate_series(1, 100000) AS g", sc));
-    PGresult *want = ot_pg_sql(c, "SELECT count(*), sum(m) FROM (SELECT id, max(v) AS m FROM %s.big "
-                               "WHERE ts >= '2021-01-01 00:00:10+00' AND ts <= '2021-01-03 00:00:00+00' "
-                               "GROUP BY id) AS x", sc);
-    long long want_n = atoll(PQgetvalue(want, 0, 0));
-    double want_sum = atof(PQgetvalue(want, 0, 1));
-    PQclear(want);
-    PQfinish(c);
     struct ferry_config cfg;
     odbc_config(&cfg);
-    char *table = xasprintf("%s.big", sc);
-    struct feast_view v;
-    ot_view_init(&v, "big", FEAST_SOURCE_ODBC, table, "ts", NULL);
-    ot_view_key(&v, "id", FEAST_VT_INT64);
-    ot_view_feat(&v, "v", FEAST_VT_DOUBLE);
-    struct ot_run r;
-    ot_run_init(&r, &cfg, &v, ot_utc(2021, 1, 1, 0, 0, 10, 0), ot_utc(2021, 1, 3, 0, 0, 0, 0), 1000);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    ASSERT_OK(ot_run_pull(&r), &r.err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    fprintf(stderr, "  odbc pull: %zu latest rows of 100000 in %.3fs (%.0f latest rows/s)\n", r.got.n, secs,
-            (double)r.got.n / secs);
-    ASSERT_EQ_INT(r.got.n, want_n);
-    ASSERT_EQ_INT(r.got.max_batch, 1000);
-    double sum = 0;
-    for (size_t i = 0; i < r.got.n; i++)
-        sum += atof(r.got.rows[i].vals);
-    ASSERT_EQ_DBL(sum, want_sum);
-    ot_run_cleanup(&r);
-    feast_view_cleanup(&v);
-    free(table);
-    config_cleanup(&cfg);
+    ot_streams_many_rows(&cfg, FEAST_SOURCE_ODBC, 20000, 100000, "odbc");
 }
 
 /* snowflake.offline builds a Snowflake ODBC connection string from Feast's keys; the driver is not
