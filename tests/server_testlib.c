@@ -1,11 +1,13 @@
 /* The `ferry serve` test harness (see server_testlib.h). */
 #include "server_testlib.h"
+#include "dbcheck.h"
 #include "test.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -173,3 +175,39 @@ char *wait_job(const struct server *s, const char *id, const char *want, double 
     test_fail(__FILE__, __LINE__, "job %s did not reach %s in %.0f s", id, want, seconds);
 }
 
+
+const char *srv_make_repo(const char *feature_store_yaml, const char *features_yaml, bool big)
+{
+    const char *dir = test_tmpdir();
+    char *p = test_path(dir, "data");
+    mkdir(p, 0755);
+    free(p);
+    p = test_path(dir, "feature_store.yaml");
+    test_write_file(p, feature_store_yaml);
+    free(p);
+    p = test_path(dir, "features.yaml");
+    test_write_file(p, features_yaml);
+    free(p);
+    if (big) {
+        char *pq = test_path(dir, "data/big.parquet"), sql[1024];
+        snprintf(sql, sizeof sql,
+                 "COPY (SELECT i AS driver_id, (i %% 1000)::FLOAT / 1000 AS conv_rate, 0.5::FLOAT AS acc_rate,"
+                 " i AS avg_daily_trips, TIMESTAMPTZ '2021-04-15 00:00:00+00' AS event_timestamp,"
+                 " TIMESTAMPTZ '2021-04-15 00:00:00+00' AS created FROM range(60000) t(i)) TO '%s' (FORMAT PARQUET)",
+                 pq);
+        struct qtable t;
+        duck_query(sql, &t);
+        qtable_free(&t);
+        free(pq);
+    } else {
+        p = test_path(dir, "data/driver_stats.parquet");
+        test_copy_file(test_fixture("driver_stats.parquet"), p);
+        free(p);
+    }
+    const char *argv[] = {"-c", dir, "apply", NULL};
+    struct run_result r;
+    if (test_run_ferry(&r, NULL, argv) != 0)
+        test_fail(__FILE__, __LINE__, "apply failed: %s", r.err);
+    run_result_cleanup(&r);
+    return dir;
+}

@@ -40,6 +40,12 @@ void resp_free(struct resp *r);
             test_fail(__FILE__, __LINE__, "status %ld, expected %d; body: %s", (r).status, (want), (r).body); \
     } while (0)
 
+/* Makes an applied repository in the test's temp dir: data/, the two YAML files as given, and the
+ * source the features name: data/driver_stats.parquet (the Feast fixture), or with big a generated
+ * data/big.parquet of 60,000 drivers (driver_id, conv_rate, acc_rate, avg_daily_trips,
+ * event_timestamp, created) so a job with small batches runs for a while. */
+const char *srv_make_repo(const char *feature_store_yaml, const char *features_yaml, bool big);
+
 /* A string field of a JSON object body; the caller frees. */
 char *json_field(const char *body, const char *name);
 /* Polls GET /jobs/{id} until the job reaches want (or any final status) within seconds. */

@@ -118,40 +118,9 @@ static char *pg_value(const struct pgdb *db, const char *sql)
 /* An applied repo whose state is db. big: 60,000 keys in batches of 100, so a job runs a while. */
 static const char *make_repo(const struct pgdb *db, const char *ferry_extra, bool big)
 {
-    const char *dir = test_tmpdir();
-    char *data = test_path(dir, "data");
-    mkdir(data, 0755);
-    free(data);
     char yaml[4096];
     snprintf(yaml, sizeof yaml, "%sferry:\n  state: %s\n%s", REPO_YAML, db->uri, ferry_extra ? ferry_extra : "");
-    char *p = test_path(dir, "feature_store.yaml");
-    test_write_file(p, yaml);
-    free(p);
-    p = test_path(dir, "features.yaml");
-    test_write_file(p, big ? REPO_FEATURES("big.parquet") : REPO_FEATURES("driver_stats.parquet"));
-    free(p);
-    if (big) {
-        char *pq = test_path(dir, "data/big.parquet"), sql[1024];
-        snprintf(sql, sizeof sql,
-                 "COPY (SELECT i AS driver_id, (i %% 1000)::FLOAT / 1000 AS conv_rate, i AS avg_daily_trips,"
-                 " TIMESTAMPTZ '2021-04-15 00:00:00+00' AS event_timestamp,"
-                 " TIMESTAMPTZ '2021-04-15 00:00:00+00' AS created FROM range(60000) t(i)) TO '%s' (FORMAT PARQUET)",
-                 pq);
-        struct qtable t;
-        duck_query(sql, &t);
-        qtable_free(&t);
-        free(pq);
-    } else {
-        p = test_path(dir, "data/driver_stats.parquet");
-        test_copy_file(test_fixture("driver_stats.parquet"), p);
-        free(p);
-    }
-    const char *argv[] = {"-c", dir, "apply", NULL};
-    struct run_result r;
-    if (test_run_ferry(&r, NULL, argv) != 0)
-        test_fail(__FILE__, __LINE__, "apply failed: %s", r.err);
-    run_result_cleanup(&r);
-    return dir;
+    return srv_make_repo(yaml, big ? REPO_FEATURES("big.parquet") : REPO_FEATURES("driver_stats.parquet"), big);
 }
 
 /* ---- servers ---- */
