@@ -541,19 +541,17 @@ static int duck_check(struct offline_store *st, const struct offline_pull *pull,
 
 /* ---- the queries ---- */
 
-/* How the newest row per entity key is found, chosen per pull from the window's size against
- * DuckDB's memory limit (choose_strategy). DuckDB's window, sort and hash-aggregate operators need
- * memory in proportion to what they hold, and at the default 128MB limit a single
- * QUALIFY row_number() query over 5M entities x 4 rows fails with "Out of Memory" instead of
- * spilling, so large windows are cut into partitions of the key space, each small enough. */
-enum strategy {
-    ST_TOP1,    /* entity-less view: ORDER BY time DESC LIMIT 1, a top-1 in constant memory */
-    ST_WINDOW,  /* QUALIFY row_number() = 1 per partition; key order when the store wants it */
-    ST_PICK,    /* Parquet: pass 1 finds each key's newest row (file, row number) per hash
-                 * partition with a narrow aggregate; pass 2 streams the window once and keeps
-                 * those rows: about 3x cheaper than the window, for stores that need no order */
-};
-
+/* How the newest row per entity key is found, chosen per pull (run_query) from the window's size
+ * against DuckDB's memory limit. DuckDB's window, sort and hash-aggregate operators need memory in
+ * proportion to what they hold, and at the default 128MB limit a single QUALIFY row_number() query
+ * over 5M entities x 4 rows fails with "Out of Memory" instead of spilling, so large windows are
+ * cut into partitions of the key space, each small enough:
+ *   top-1  (entity-less view): ORDER BY time DESC LIMIT 1, constant memory;
+ *   window (run_window): QUALIFY row_number() = 1 per partition, in key order when the store
+ *          wants it;
+ *   pick   (run_pick, Parquet, no order wanted): pass 1 finds each key's newest row (file, row
+ *          number) per hash partition with a narrow aggregate; pass 2 streams the window once and
+ *          keeps those rows. */
 enum part_kind {
     PART_HASH,  /* hash(keys) % $4 = $5 */
     PART_RANGE, /* key_prefix BETWEEN $4 AND $5: partitions in serialized-key order, so their
@@ -758,7 +756,7 @@ static int build_top1_sql(const struct plan *p, struct fbuf *sql)
     return fbuf_adds(sql, " LIMIT 1");
 }
 
-/* Pass 1 of ST_PICK: per key, the reference of its newest row. The ordering value packs the event
+/* Pass 1 of the pick: per key, the reference of its newest row. The ordering value packs the event
  * time and the created time (nulls lowest) into one HUGEINT so the aggregate state stays small:
  * ts_ns * 2^64 + (created_ns + 2^63), or 0 for a null created. */
 static int build_pick_sql(const struct plan *p, struct fbuf *sql)
@@ -783,7 +781,7 @@ static int build_pick_sql(const struct plan *p, struct fbuf *sql)
     return fbuf_adds(sql, "");
 }
 
-/* Pass 2 of ST_PICK: every row of the window with its reference; the reader keeps picked ones. */
+/* Pass 2 of the pick: every row of the window with its reference; the reader keeps picked ones. */
 static int build_stream_sql(const struct plan *p, struct fbuf *sql)
 {
     fbuf_adds(sql, "SELECT ");
@@ -1130,29 +1128,9 @@ static int read_row(struct reader *rd, idx_t r, struct ferry_err *err)
     return 0;
 }
 
-static bool canceled(const struct offline_pull *pull) { return pull->cancel && *pull->cancel; }
+static int flush(struct reader *rd, struct ferry_err *err) { return offline_pull_flush(rd->pull, &rd->batch, err); }
 
-static int flush(struct reader *rd, struct ferry_err *err)
-{
-    struct offline_pull *pull = rd->pull;
-    if (rd->batch->nrows == 0)
-        return 0;
-    if (canceled(pull))
-        return ferry_errf(err, FERRY_ECANCELED, "view %s: pull canceled", pull->view->name);
-    size_t n = rd->batch->nrows;
-    int rc = pull->emit(pull->ctx, &rd->batch, err);
-    if (rc) {
-        if (err && err->code == 0)
-            ferry_errf(err, rc, "view %s: the batch receiver stopped the pull", pull->view->name);
-        return rc;
-    }
-    if (!rd->batch)
-        return ferry_errf(err, FERRY_EINTERNAL, "view %s: emit left no batch in place", pull->view->name);
-    pull->rows_out += n;
-    return 0;
-}
-
-/* ---- picked rows (ST_PICK) ---- */
+/* ---- picked rows (the pick) ---- */
 
 /* One bit per row of each source file, set for the rows pass 1 picked: 20M rows take 2.5 MB. */
 struct picks {
@@ -1265,7 +1243,7 @@ static int next_chunk(const struct plan *p, const struct offline_pull *pull, duc
                       duckdb_data_chunk *chunk, struct ferry_err *err)
 {
     const char *view = pull->view->name;
-    if (canceled(pull))
+    if (offline_pull_canceled(pull))
         return ferry_errf(err, FERRY_ECANCELED, "view %s: pull canceled", view);
     *chunk = duckdb_fetch_chunk(*res);
     const char *e = *chunk ? NULL : duckdb_result_error(res);
@@ -1558,7 +1536,7 @@ static int pick_part(struct reader *rd, duckdb_prepared_statement st, void *ctx,
 }
 
 
-/* ST_WINDOW over nparts partitions: key ranges (from sampled quantiles of the key prefix) when the
+/* The window query over nparts partitions: key ranges (from sampled quantiles of the key prefix) when the
  * rows must come in key order, else hash partitions. */
 static int run_window(struct duck_store *ds, const struct plan *p, struct reader *rd, bool ordered,
                       uint64_t nparts, struct ferry_err *err)
@@ -1604,7 +1582,7 @@ out:
     return rc;
 }
 
-/* ST_PICK: pass 1 per hash partition into a bitmap of rows (setting a bit twice is harmless, so a
+/* The pick: pass 1 per hash partition into a bitmap of rows (setting a bit twice is harmless, so a
  * partition can always be split and rerun), then pass 2 streams the picked rows. */
 static int run_pick(struct duck_store *ds, const struct plan *p, struct reader *rd, uint64_t rows,
                     double budget, struct ferry_err *err)

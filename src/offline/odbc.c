@@ -548,7 +548,7 @@ static int odbc_pull_latest(struct offline_store *st, struct offline_pull *pull,
         goto out;
     }
     while (r != SQL_NO_DATA) {
-        if (sq_canceled(pull)) {
+        if (offline_pull_canceled(pull)) {
             rc = ferry_errf(err, FERRY_ECANCELED, "view %s: pull canceled", view);
             goto out;
         }

@@ -136,3 +136,24 @@ void offline_close(struct offline_store *st)
     if (st)
         st->type->close(st);
 }
+
+bool offline_pull_canceled(const struct offline_pull *pull) { return pull->cancel && *pull->cancel; }
+
+int offline_pull_flush(struct offline_pull *pull, struct feast_batch **batch, struct ferry_err *err)
+{
+    if ((*batch)->nrows == 0)
+        return 0;
+    if (offline_pull_canceled(pull))
+        return ferry_errf(err, FERRY_ECANCELED, "view %s: pull canceled", pull->view->name);
+    size_t n = (*batch)->nrows;
+    int rc = pull->emit(pull->ctx, batch, err);
+    if (rc) {
+        if (err && err->code == 0)
+            ferry_errf(err, rc, "view %s: the batch receiver stopped the pull", pull->view->name);
+        return rc;
+    }
+    if (!*batch)
+        return ferry_errf(err, FERRY_EINTERNAL, "view %s: emit left no batch in place", pull->view->name);
+    pull->rows_out += n;
+    return 0;
+}

@@ -559,7 +559,7 @@ static int pg_pull_latest(struct offline_store *st, struct offline_pull *pull, s
     char fetch[64];
     snprintf(fetch, sizeof fetch, "FETCH FORWARD %d FROM \"ferry_pull\"", FETCH_ROWS);
     for (;;) {
-        if (sq_canceled(pull)) {
+        if (offline_pull_canceled(pull)) {
             rc = ferry_errf(err, FERRY_ECANCELED, "view %s: pull canceled", view);
             goto out;
         }

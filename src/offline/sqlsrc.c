@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/time.h"
+#include "offline/offline_impl.h"
 #include "core/util.h"
 
 /* ---- description ---- */
@@ -327,7 +328,6 @@ int sq_build_latest(struct fbuf *b, const struct sq_dialect *dl, const struct fe
 
 /* ---- rows ---- */
 
-bool sq_canceled(const struct offline_pull *pull) { return pull->cancel && *pull->cancel; }
 
 /* A setter's FERRY_EINVAL ("value does not fit the declared type") is a fact about the source's
  * data, so it is reported as FERRY_ESOURCE with the view and column in front. */
@@ -429,25 +429,7 @@ static int build_row(struct sq_writer *w, const struct sq_val *vals, struct ferr
     return 0;
 }
 
-static int flush(struct sq_writer *w, struct ferry_err *err)
-{
-    struct offline_pull *pull = w->pull;
-    if (w->batch->nrows == 0)
-        return 0;
-    if (sq_canceled(pull))
-        return ferry_errf(err, FERRY_ECANCELED, "view %s: pull canceled", pull->view->name);
-    size_t n = w->batch->nrows;
-    int rc = pull->emit(pull->ctx, &w->batch, err);
-    if (rc) {
-        if (err && err->code == 0)
-            ferry_errf(err, rc, "view %s: the batch receiver stopped the pull", pull->view->name);
-        return rc;
-    }
-    if (!w->batch)
-        return ferry_errf(err, FERRY_EINTERNAL, "view %s: emit left no batch in place", pull->view->name);
-    pull->rows_out += n;
-    return 0;
-}
+static int flush(struct sq_writer *w, struct ferry_err *err) { return offline_pull_flush(w->pull, &w->batch, err); }
 
 int sq_writer_init(struct sq_writer *w, struct offline_pull *pull, const struct sq_plan *p,
                    struct ferry_err *err)

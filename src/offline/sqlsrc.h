@@ -107,7 +107,6 @@ int sq_writer_init(struct sq_writer *w, struct offline_pull *pull, const struct 
 int sq_writer_row(struct sq_writer *w, const struct sq_val *vals, struct ferry_err *err);
 int sq_writer_finish(struct sq_writer *w, struct ferry_err *err);   /* emits the last rows */
 void sq_writer_cleanup(struct sq_writer *w);
-bool sq_canceled(const struct offline_pull *pull);
 
 /* Days from 1970-01-01 of y-m-d (proleptic Gregorian); for drivers that return dates as fields. */
 int64_t sq_days_from_civil(int64_t y, unsigned m, unsigned d);
