@@ -42,7 +42,14 @@ if [ ! -f "$DUCKDB_DIR/libduckdb.so" ] || [ ! -f "$DUCKDB_DIR/duckdb.h" ]; then
   echo "setup: fetching DuckDB ($DUCKDB_LIB_PKG, $DUCKDB_HDR_PKG) from the npm registry"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
-  (cd "$tmp" && npm pack --silent "$DUCKDB_LIB_PKG" "$DUCKDB_HDR_PKG" >/dev/null)
+  # The registry is on the network: a failed fetch is tried again (3 attempts) before giving up.
+  for attempt in 1 2 3; do
+    (cd "$tmp" && npm pack --silent "$DUCKDB_LIB_PKG" "$DUCKDB_HDR_PKG" >/dev/null) && break
+    [ "$attempt" -lt 3 ] || { echo "setup: cannot fetch DuckDB from the npm registry" >&2; exit 1; }
+    echo "setup: npm pack failed (attempt $attempt of 3); retrying in $((attempt * 5)) s" >&2
+    rm -f "$tmp"/*.tgz
+    sleep $((attempt * 5))
+  done
   lib_tgz=$(ls "$tmp"/duckdb-node-bindings-linux-x64-*.tgz)
   hdr_tgz=$(ls "$tmp"/duckdb-[0-9]*.tgz)
   check_integrity "$lib_tgz" "$DUCKDB_LIB_SHA512"
