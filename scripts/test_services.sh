@@ -42,12 +42,20 @@ wait_port() { # port seconds
   return 1
 }
 
-# Redis: no persistence, loopback only.
-redis_port=$(free_port) || exit 1
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
-  --logfile "$work/redis.log" --daemonize no &
-redis_pid=$!
-wait_port "$redis_port" 10 || { echo "test_services: redis-server did not start" >&2; cat "$work/redis.log" >&2; exit 1; }
+# Redis: no persistence, loopback only. A port found free can be taken before the server binds it,
+# so a server that does not come up is tried again on another port (3 attempts).
+for attempt in 1 2 3; do
+  redis_port=$(free_port) || exit 1
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+    --logfile "$work/redis.log" --daemonize no &
+  redis_pid=$!
+  # up, and ours: a server that lost the port to another process has exited by then
+  wait_port "$redis_port" 10 && sleep 0.2 && kill -0 "$redis_pid" 2>/dev/null && break
+  kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; redis_pid=""
+  echo "test_services: redis-server did not start on port $redis_port (attempt $attempt of 3)" >&2
+  cat "$work/redis.log" >&2
+  [ "$attempt" -lt 3 ] || exit 1
+done
 export FERRY_TEST_REDIS="127.0.0.1:$redis_port"
 
 # PostgreSQL: a fresh cluster, trust auth on loopback, socket in the data dir.
@@ -58,10 +66,14 @@ mkdir -p "$pg_data"
 if ! as_postgres "$PG_BIN/initdb" -D "$pg_data" -U postgres --auth=trust -E UTF8 >"$work/initdb.log" 2>&1; then
   echo "test_services: initdb failed" >&2; cat "$work/initdb.log" >&2; pg_data=""; exit 1
 fi
-if ! as_postgres "$PG_BIN/pg_ctl" -D "$pg_data" -w -l "$pg_data/server.log" \
-     -o "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$pg_data -c fsync=off" start >/dev/null; then
-  echo "test_services: PostgreSQL did not start" >&2; cat "$pg_data/server.log" >&2; exit 1
-fi
+for attempt in 1 2 3; do
+  as_postgres "$PG_BIN/pg_ctl" -D "$pg_data" -w -l "$pg_data/server.log" \
+    -o "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$pg_data -c fsync=off" start >/dev/null && break
+  echo "test_services: PostgreSQL did not start on port $pg_port (attempt $attempt of 3)" >&2
+  cat "$pg_data/server.log" >&2
+  [ "$attempt" -lt 3 ] || exit 1
+  pg_port=$(free_port) || exit 1
+done
 export FERRY_TEST_PG="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
 
 echo "test_services: redis on $FERRY_TEST_REDIS, PostgreSQL on port $pg_port" >&2
